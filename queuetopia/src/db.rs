@@ -1,0 +1,216 @@
+//! The database handle: connecting, migrating, checking the schema.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// The schema version this library needs; [`Db::migrate`] brings the database to it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which database a [`Db`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// A database holding Queuetopia's tables, shared by every scope on it.
+///
+/// Cheap to clone. Make one with [`connect`] from a URL, or from a pool your
+/// application already has ([`Db::from_pg_pool`], [`Db::from_sqlite_pool`]).
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.store.backend())
+            .finish()
+    }
+}
+
+/// Connects to the database at `url`: `postgres://…` (or `postgresql://…`),
+/// or `sqlite://path/to/file.db` (created if missing, in WAL mode).
+///
+/// # Errors
+///
+/// [`Error::Validation`] for a URL of no known backend, or of a backend this
+/// build leaves out (see the cargo features); [`Error::Backend`] when the
+/// database cannot be reached.
+pub async fn connect(url: &str) -> Result<Db> {
+    Db::connect(url).await
+}
+
+impl Db {
+    /// See [`connect`].
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`].
+    pub async fn connect(url: &str) -> Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?;
+                return Ok(Db::from_pg_pool(pool));
+            }
+            #[cfg(not(feature = "postgres"))]
+            return Err(Error::validation(
+                "url",
+                "PostgreSQL needs the `postgres` cargo feature of queuetopia",
+            ));
+        }
+        if url.starts_with("sqlite:") {
+            #[cfg(feature = "sqlite")]
+            {
+                use std::str::FromStr;
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(std::time::Duration::from_secs(30));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(options)
+                    .await?;
+                return Ok(Db::from_sqlite_pool(pool));
+            }
+            #[cfg(not(feature = "sqlite"))]
+            return Err(Error::validation(
+                "url",
+                "SQLite needs the `sqlite` cargo feature of queuetopia",
+            ));
+        }
+        Err(Error::validation(
+            "url",
+            "must start with postgres://, postgresql:// or sqlite:",
+        ))
+    }
+
+    /// Uses a PostgreSQL pool the application already has.
+    #[cfg(feature = "postgres")]
+    pub fn from_pg_pool(pool: sqlx::PgPool) -> Db {
+        Db {
+            store: Arc::new(crate::store::postgres::PgStore::new(pool)),
+        }
+    }
+
+    /// Uses a SQLite pool the application already has. Its connections should
+    /// have a busy timeout (sqlx sets 5 s by default), as several writers wait
+    /// for each other.
+    #[cfg(feature = "sqlite")]
+    pub fn from_sqlite_pool(pool: sqlx::SqlitePool) -> Db {
+        Db {
+            store: Arc::new(crate::store::sqlite::SqliteStore::new(pool)),
+        }
+    }
+
+    /// The PostgreSQL pool, when this `Db` runs on PostgreSQL.
+    #[cfg(feature = "postgres")]
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        self.store
+            .as_any()
+            .downcast_ref::<crate::store::postgres::PgStore>()
+            .map(|s| s.pool())
+    }
+
+    /// The SQLite pool, when this `Db` runs on SQLite.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        self.store
+            .as_any()
+            .downcast_ref::<crate::store::sqlite::SqliteStore>()
+            .map(|s| s.pool())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self.store.backend() {
+            "postgres" => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    /// Brings the schema to [`SCHEMA_VERSION`]. Safe to call from many nodes
+    /// at once, and a no-op when the schema is already there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaTooNew`] when the database was migrated by a newer
+    /// library; [`Error::Backend`] when the database fails (the migration is
+    /// then rolled back).
+    pub async fn migrate(&self) -> Result<()> {
+        let found = self.store.schema_version().await?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        self.store.schema_migrate(SCHEMA_VERSION).await
+    }
+
+    /// Migrates the schema up or down to `version` (0 removes every table).
+    /// Each step runs in one transaction with its undo SQL at hand.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for a version this library does not know;
+    /// [`Error::Backend`] when the database fails.
+    pub async fn migrate_to(&self, version: u32) -> Result<()> {
+        if version > SCHEMA_VERSION {
+            return Err(Error::validation(
+                "version",
+                format!("this library knows versions 0 to {SCHEMA_VERSION}"),
+            ));
+        }
+        self.store.schema_migrate(version).await
+    }
+
+    /// The schema version in the database (0 when never migrated).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Backend`] when the database fails.
+    pub async fn schema_version(&self) -> Result<u32> {
+        self.store.schema_version().await
+    }
+
+    /// Fails unless the schema is the one this library needs.
+    pub(crate) async fn check_schema(&self) -> Result<()> {
+        let found = self.store.schema_version().await?;
+        match found.cmp(&SCHEMA_VERSION) {
+            std::cmp::Ordering::Less => Err(Error::SchemaOutdated {
+                found,
+                expected: SCHEMA_VERSION,
+            }),
+            std::cmp::Ordering::Greater => Err(Error::SchemaTooNew {
+                found,
+                expected: SCHEMA_VERSION,
+            }),
+            std::cmp::Ordering::Equal => Ok(()),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for Db {
+    fn from(pool: sqlx::PgPool) -> Self {
+        Db::from_pg_pool(pool)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for Db {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        Db::from_sqlite_pool(pool)
+    }
+}

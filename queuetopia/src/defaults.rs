@@ -1,0 +1,46 @@
+//! Every default of the library, in one place.
+//!
+//! | setting | default |
+//! |---|---|
+//! | poll interval | [`POLL_INTERVAL`] (60 s) |
+//! | job timeout | [`TIMEOUT`] (60 s) |
+//! | max backoff | [`MAX_BACKOFF`] (24 h) |
+//! | max attempts | [`MAX_ATTEMPTS`] (20) |
+//! | lock lease margin | [`LEASE_MARGIN`] (1 s beyond the timeout) |
+//! | exhaustion policy | [`crate::ExhaustionPolicy::Skip`] |
+//! | retention, when cleanup is on | [`RETENTION`] (7 days) |
+//! | cleanup interval | [`CLEANUP_INTERVAL`] (1 min) |
+//! | shutdown grace period | [`SHUTDOWN_GRACE`] (30 s) |
+
+use std::time::Duration;
+
+/// How often an idle scheduler looks for runnable queues.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// How long one attempt of a job may run.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+/// The cap of the delay between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 60 * 60);
+/// Attempts allowed before a job is given up (or held).
+pub const MAX_ATTEMPTS: u32 = 20;
+/// How long a queue's lock outlives the timeout of the attempt that holds it.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
+/// How old a done job must be before the cleaner deletes it.
+pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// How often the cleaner runs, when retention is on.
+pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+/// How long [`crate::Queuetopia::shutdown`] lets running attempts finish, by default.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// The longest text a scope, queue or action may hold, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+/// The longest duration a job accepts (timeout, max backoff, delay): 10 years.
+///
+/// Longer values are refused so that `now + duration` always stays a valid
+/// timestamp on every backend.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+/// The most queues one claim takes in a single round trip.
+pub const CLAIM_BATCH: u32 = 256;
+/// The most jobs one page of [`crate::Queuetopia::list_jobs`] holds.
+pub const MAX_PAGE: u32 = 1000;
+/// The jobs a page holds unless [`crate::JobFilter::limit`] says otherwise.
+pub const DEFAULT_PAGE: u32 = 50;

@@ -1,0 +1,39 @@
+//! Events a scheduler sends as it runs jobs, for tests, metrics and logs.
+
+use crate::job::Job;
+use crate::retry::Verdict;
+
+/// Something that happened to a job on this node.
+///
+/// Receive them with [`crate::Queuetopia::subscribe`]. A receiver that falls
+/// more than a few thousand events behind misses the oldest ones.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// An attempt started; `job.attempts` counts it.
+    Started {
+        /// The job, as claimed.
+        job: Job,
+    },
+    /// An attempt succeeded and the job is done.
+    Succeeded {
+        /// The job, as stored.
+        job: Job,
+    },
+    /// An attempt failed and the failure is stored.
+    Failed {
+        /// The job, as stored: `error`, `next_attempt_at`, `given_up_at`.
+        job: Job,
+        /// What the failure led to.
+        verdict: Verdict,
+        /// The attempt outran its timeout.
+        timeout: bool,
+    },
+    /// An attempt's result was refused because the node lost the queue's lock.
+    ResultRefused {
+        /// The job.
+        job_id: i64,
+        /// The attempt whose result was refused.
+        attempt: u32,
+    },
+}

@@ -1,0 +1,224 @@
+//! Reading the state of a scope: its jobs and its queues.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::defaults::{DEFAULT_PAGE, MAX_PAGE};
+use crate::error::{Error, Result};
+use crate::job::{Job, JobState};
+
+
+/// Which jobs [`crate::Queuetopia::list_jobs`] returns, and in what order.
+///
+/// Pages are cut by id: pass the `next` cursor of a page to
+/// [`JobFilter::after`] to read the following one.
+///
+/// ```
+/// use queuetopia::{JobFilter, JobState};
+///
+/// let filter = JobFilter::default()
+///     .queue("account:42")
+///     .state(JobState::Retrying)
+///     .search("smtp")
+///     .limit(20);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFilter {
+    pub(crate) id: Option<i64>,
+    pub(crate) queue: Option<String>,
+    pub(crate) action: Option<String>,
+    pub(crate) state: Option<JobState>,
+    pub(crate) search: Option<String>,
+    pub(crate) limit: u32,
+    pub(crate) after: Option<i64>,
+    pub(crate) oldest_first: bool,
+}
+
+impl Default for JobFilter {
+    fn default() -> Self {
+        JobFilter {
+            id: None,
+            queue: None,
+            action: None,
+            state: None,
+            search: None,
+            limit: DEFAULT_PAGE,
+            after: None,
+            oldest_first: false,
+        }
+    }
+}
+
+impl JobFilter {
+    /// Only the job with this id.
+    pub fn id(mut self, id: i64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Only jobs of this queue.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Only jobs with this action.
+    pub fn action(mut self, action: impl Into<String>) -> Self {
+        self.action = Some(action.into());
+        self
+    }
+
+    /// Only jobs in this state.
+    pub fn state(mut self, state: JobState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only jobs whose queue, action or params contain this text
+    /// (case-insensitive for ASCII letters).
+    pub fn search(mut self, text: impl Into<String>) -> Self {
+        self.search = Some(text.into());
+        self
+    }
+
+    /// At most this many jobs (1 to [`MAX_PAGE`], default [`DEFAULT_PAGE`]).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Only jobs after this cursor (an id, from [`JobPage::next`]).
+    pub fn after(mut self, cursor: i64) -> Self {
+        self.after = Some(cursor);
+        self
+    }
+
+    /// Oldest first instead of newest first.
+    pub fn oldest_first(mut self) -> Self {
+        self.oldest_first = true;
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.limit == 0 || self.limit > MAX_PAGE {
+            return Err(Error::validation(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        for (field, text) in [
+            ("queue", &self.queue),
+            ("action", &self.action),
+            ("search", &self.search),
+        ] {
+            if text.as_deref().is_some_and(|t| t.contains('\0')) {
+                return Err(Error::validation(field, "must not contain NUL characters"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `LIKE` pattern of the search text, with `\` as escape character.
+    pub(crate) fn like_pattern(&self) -> Option<String> {
+        self.search.as_ref().map(|s| {
+            let mut p = String::with_capacity(s.len() + 2);
+            p.push('%');
+            for c in s.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    p.push('\\');
+                }
+                p.push(c);
+            }
+            p.push('%');
+            p
+        })
+    }
+}
+
+/// A job and its state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobEntry {
+    /// The job.
+    pub job: Job,
+    /// Its state now.
+    pub state: JobState,
+}
+
+impl JobEntry {
+    pub(crate) fn new(job: Job, running: bool) -> Self {
+        let state = if job.done_at.is_some() {
+            JobState::Done
+        } else if job.given_up_at.is_some() {
+            JobState::GivenUp
+        } else if running {
+            JobState::Running
+        } else if job.attempts >= job.max_attempts {
+            JobState::Held
+        } else if job.attempts > 0 {
+            JobState::Retrying
+        } else {
+            JobState::Pending
+        };
+        JobEntry { job, state }
+    }
+}
+
+/// One page of jobs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobPage {
+    /// The jobs, in the order asked for.
+    pub jobs: Vec<JobEntry>,
+    /// The cursor of the next page, if there may be one.
+    pub next: Option<i64>,
+}
+
+/// A queue of the scope, as listed by [`crate::Queuetopia::list_queues`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueInfo {
+    /// The queue's name.
+    pub queue: String,
+    /// Jobs neither done nor given up.
+    pub size: u64,
+    /// The first job that is neither done nor given up.
+    pub head: Option<Job>,
+    /// Set when the head has failed and blocks the queue.
+    pub blocked: Option<Blocked>,
+    /// Set when a node holds the queue's lock.
+    pub lock: Option<QueueLock>,
+}
+
+/// Why a queue is blocked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Blocked {
+    /// The job that blocks it (the head).
+    pub job_id: i64,
+    /// When the head first failed.
+    pub since: DateTime<Utc>,
+    /// The head's last error.
+    pub error: Option<String>,
+    /// The head used all its attempts and the queue waits for an operator.
+    pub held: bool,
+}
+
+/// Who holds a queue's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueLock {
+    /// The node.
+    pub node: String,
+    /// When the lease runs out.
+    pub until: DateTime<Utc>,
+    /// The job running under it, if its attempt has no result yet.
+    pub running_job_id: Option<i64>,
+}
+
+/// Why a queue is blocked, from its head and the time its head first failed.
+pub(crate) fn blocked(head: Option<&Job>, since: Option<DateTime<Utc>>) -> Option<Blocked> {
+    let (head, since) = (head?, since?);
+    head.error.as_ref()?;
+    Some(Blocked {
+        job_id: head.id,
+        since,
+        error: head.error.clone(),
+        held: head.is_exhausted(),
+    })
+}

@@ -1,0 +1,79 @@
+//! Claiming: lock as many ready queues as there are free slots, and start
+//! an attempt for each.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::run;
+use crate::defaults::CLAIM_BATCH;
+use crate::error::Result;
+use crate::performer::DynPerformer;
+use crate::queuetopia::Shared;
+use crate::store::{QueueClaim, random_token};
+
+/// Claims until no ready queue or no free slot is left; returns how long the
+/// scheduler may sleep before the next time it knows a queue becomes ready.
+pub(super) async fn round(
+    shared: &Arc<Shared>,
+    performer: &Arc<dyn DynPerformer>,
+    attempts: &mut JoinSet<()>,
+    interrupt: &watch::Receiver<bool>,
+) -> Result<Duration> {
+    let poll = shared.config.poll_interval;
+    loop {
+        let running = u32::try_from(attempts.len()).unwrap_or(u32::MAX);
+        let free = match shared.config.max_concurrent_jobs {
+            Some(max) => max.saturating_sub(running),
+            None => CLAIM_BATCH,
+        };
+        if free == 0 {
+            // A finishing attempt wakes the loop.
+            return Ok(poll);
+        }
+        let limit = free.min(CLAIM_BATCH);
+        let token = random_token();
+        let batch = shared
+            .db
+            .store
+            .queue_claim(QueueClaim {
+                scope: &shared.scope,
+                node: &shared.node,
+                limit,
+                now: shared.clock.now(),
+                token,
+                lease_margin: shared.config.lease_margin,
+            })
+            .await?;
+        if !batch.claimed.is_empty() {
+            tracing::debug!(
+                scope = %shared.scope, claimed = batch.claimed.len(), examined = batch.examined,
+                "claimed queues"
+            );
+        }
+        for claimed in batch.claimed {
+            attempts.spawn(run::attempt(
+                shared.clone(),
+                performer.clone(),
+                claimed,
+                token,
+                interrupt.clone(),
+            ));
+        }
+        if batch.examined < limit {
+            break;
+        }
+    }
+    let wake = shared
+        .db
+        .store
+        .queue_next_wake(&shared.scope, shared.clock.now())
+        .await?;
+    let until_next = wake
+        .next
+        .and_then(|next| (next - wake.now).to_std().ok())
+        .unwrap_or(poll);
+    Ok(until_next.min(poll))
+}

@@ -1,0 +1,148 @@
+//! The scheduler: a tokio task per node that claims ready queues and runs
+//! their head jobs.
+//!
+//! - [`claim`]: looking for ready queues and locking them;
+//! - [`run`]: running one attempt and recording its result;
+//! - [`cleanup`]: deleting old done jobs, when retention is on.
+//!
+//! The loop wakes on a creation or a finished attempt (coalesced through one
+//! [`tokio::sync::Notify`] permit), at the next time it knows a queue becomes
+//! ready (a schedule, a backoff, a lease), and at least every poll interval.
+
+mod claim;
+pub(crate) mod cleanup;
+mod run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::error::Result;
+use crate::performer::DynPerformer;
+use crate::queuetopia::Shared;
+
+/// A running scheduler, owned by the [`crate::Queuetopia`] handles.
+pub(crate) struct Scheduler {
+    /// `Some(grace)` asks the loop to stop.
+    stop: watch::Sender<Option<Duration>>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl Scheduler {
+    /// Stops the loop and waits for it to wind down (see
+    /// [`crate::Queuetopia::shutdown`]).
+    pub(crate) async fn stop(self, grace: Duration) -> Result<()> {
+        let _ = self.stop.send(Some(grace));
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::error!(error = %e, "the scheduler task ended abnormally");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Spawns the scheduler of `shared`'s scope.
+pub(crate) fn start(shared: Arc<Shared>, performer: Arc<dyn DynPerformer>) -> Scheduler {
+    let (stop, stopped) = watch::channel(None);
+    let task = tokio::spawn(run_loop(shared, performer, stopped));
+    Scheduler { stop, task }
+}
+
+async fn run_loop(
+    shared: Arc<Shared>,
+    performer: Arc<dyn DynPerformer>,
+    mut stop: watch::Receiver<Option<Duration>>,
+) -> Result<()> {
+    tracing::info!(scope = %shared.scope, node = %shared.node, "scheduler started");
+    let (interrupt, interrupted) = watch::channel(false);
+    let mut attempts: JoinSet<()> = JoinSet::new();
+    let cleaner = shared
+        .config
+        .retention
+        .map(|retention| tokio::spawn(cleanup::run(shared.clone(), retention)));
+    let mut failures = 0u32;
+    let grace = loop {
+        while attempts.try_join_next().is_some() {}
+        let pause = match claim::round(&shared, &performer, &mut attempts, &interrupted).await {
+            Ok(pause) => {
+                if failures > 0 {
+                    tracing::info!(scope = %shared.scope, "claiming works again");
+                }
+                failures = 0;
+                pause
+            }
+            Err(e) => {
+                failures += 1;
+                let pause = error_pause(failures, shared.config.poll_interval);
+                tracing::warn!(
+                    scope = %shared.scope, error = %e, retry_in = ?pause,
+                    "claiming failed; the scheduler backs off and tries again"
+                );
+                pause
+            }
+        };
+        tokio::select! {
+            _ = shared.wake.notified() => {}
+            _ = tokio::time::sleep(pause) => {}
+            Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+            changed = stop.changed() => {
+                // A dropped handle stops the scheduler with the default grace.
+                break match changed {
+                    Ok(()) => stop.borrow().unwrap_or(crate::defaults::SHUTDOWN_GRACE),
+                    Err(_) => crate::defaults::SHUTDOWN_GRACE,
+                };
+            }
+        }
+    };
+    tracing::info!(scope = %shared.scope, node = %shared.node, running = attempts.len(), "scheduler stopping");
+    if let Some(cleaner) = cleaner {
+        cleaner.abort();
+    }
+    let drained = tokio::time::timeout(grace, async {
+        while attempts.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    if !drained {
+        tracing::warn!(
+            scope = %shared.scope, running = attempts.len(),
+            "grace period over: interrupting the attempts still running"
+        );
+        let _ = interrupt.send(true);
+        while attempts.join_next().await.is_some() {}
+    }
+    let released = shared
+        .db
+        .store
+        .lock_release_all(&shared.scope, &shared.node)
+        .await?;
+    tracing::info!(scope = %shared.scope, node = %shared.node, released, "scheduler stopped");
+    Ok(())
+}
+
+/// How long to wait after `failures` failed claims in a row: from 100 ms,
+/// doubling, up to the poll interval (and at most 30 s).
+fn error_pause(failures: u32, poll_interval: Duration) -> Duration {
+    let cap = poll_interval.min(Duration::from_secs(30));
+    let exp = failures.saturating_sub(1).min(16);
+    (Duration::from_millis(100) * (1u32 << exp)).min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_pause;
+    use std::time::Duration;
+
+    #[test]
+    fn error_pause_grows_to_a_cap() {
+        let poll = Duration::from_secs(60);
+        assert_eq!(error_pause(1, poll), Duration::from_millis(100));
+        assert_eq!(error_pause(2, poll), Duration::from_millis(200));
+        assert_eq!(error_pause(40, poll), Duration::from_secs(30));
+        assert_eq!(error_pause(40, Duration::from_secs(1)), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,230 @@
+//! Running one attempt: the performer under a timeout, a panic guard and the
+//! shutdown signal; then its result, written under the queue's lock.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::job::Job;
+use crate::performer::DynPerformer;
+use crate::queuetopia::Shared;
+use crate::retry::{self, Verdict};
+use crate::store::{Claimed, JobFinish, Outcome};
+
+/// How an attempt ended.
+enum Ended {
+    Ok,
+    Failed(String),
+    Panicked(String),
+    TimedOut,
+    Interrupted,
+    Abandoned,
+}
+
+/// Runs (or, if abandoned, records) one claimed attempt, then wakes the
+/// scheduler so that the queue's next job is looked at at once.
+pub(super) async fn attempt(
+    shared: Arc<Shared>,
+    performer: Arc<dyn DynPerformer>,
+    claimed: Claimed,
+    token: i64,
+    interrupt: watch::Receiver<bool>,
+) {
+    let job = claimed.job;
+    let span = tracing::info_span!(
+        "attempt",
+        scope = %job.scope, queue = %job.queue, job_id = job.id, attempt = job.attempts,
+        action = %job.action,
+    );
+    async {
+        let ended = if claimed.abandoned {
+            tracing::warn!(
+                previous_node = job.attempted_by.as_deref().unwrap_or("?"),
+                "lock taken over: the last attempt ended without a result"
+            );
+            Ended::Abandoned
+        } else {
+            tracing::debug!("perform");
+            shared.emit(Event::Started { job: job.clone() });
+            perform(&performer, &job, interrupt).await
+        };
+        record(&shared, &performer, &job, token, ended).await;
+    }
+    .instrument(span)
+    .await;
+    shared.wake.notify_one();
+}
+
+/// Runs the performer in its own task, so that a panic is caught and a
+/// timeout or a shutdown can cancel it.
+async fn perform(
+    performer: &Arc<dyn DynPerformer>,
+    job: &Job,
+    mut interrupt: watch::Receiver<bool>,
+) -> Ended {
+    let (p, j) = (performer.clone(), job.clone());
+    let mut task = tokio::spawn(async move { p.perform(&j).await });
+    let interrupted = async {
+        if interrupt.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        joined = &mut task => match joined {
+            Ok(Ok(())) => Ended::Ok,
+            Ok(Err(e)) => Ended::Failed(e.message().to_owned()),
+            Err(e) if e.is_panic() => Ended::Panicked(panic_message(e.into_panic())),
+            Err(_) => Ended::Failed("cancelled".to_owned()),
+        },
+        _ = tokio::time::sleep(job.timeout) => {
+            task.abort();
+            Ended::TimedOut
+        }
+        _ = interrupted => {
+            task.abort();
+            Ended::Interrupted
+        }
+    }
+}
+
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    format!("panic: {text}")
+}
+
+/// Writes the result of an attempt, and tells about it.
+async fn record(
+    shared: &Shared,
+    performer: &Arc<dyn DynPerformer>,
+    job: &Job,
+    token: i64,
+    ended: Ended,
+) {
+    let (error, timeout, backoff) = match ended {
+        Ended::Ok => {
+            match finish(shared, job, token, Outcome::Done).await {
+                Ok(done) => {
+                    tracing::info!("job succeeded");
+                    shared.emit(Event::Succeeded { job: done });
+                }
+                Err(e) => refused_or_lost(shared, job, e),
+            }
+            return;
+        }
+        Ended::Failed(message) => (message, false, None),
+        Ended::Panicked(message) => (message, false, None),
+        Ended::TimedOut => ("timeout".to_owned(), true, None),
+        // Not the job's fault: run it again at once, elsewhere if need be.
+        Ended::Interrupted => (
+            "interrupted: the node shut down".to_owned(),
+            false,
+            Some(Duration::ZERO),
+        ),
+        Ended::Abandoned => (
+            format!(
+                "abandoned: the attempt on node {} ended without a result before its lease ran out",
+                job.attempted_by.as_deref().unwrap_or("?")
+            ),
+            false,
+            None,
+        ),
+    };
+    let mut failed = job.clone();
+    failed.error = Some(error.clone());
+    let backoff = backoff.unwrap_or_else(|| asked_backoff(performer, &failed));
+    let verdict = retry::verdict(&failed, shared.config.on_exhausted);
+    let outcome = Outcome::Failed {
+        error: &error,
+        backoff,
+        give_up: verdict == Verdict::GiveUp,
+        keep_lock: timeout,
+    };
+    match finish(shared, job, token, outcome).await {
+        Ok(stored) => {
+            tracing::warn!(error = %error, ?verdict, ?backoff, timeout, "job failed");
+            shared.emit(Event::Failed {
+                job: stored.clone(),
+                verdict,
+                timeout,
+            });
+            on_failure(performer, stored).await;
+        }
+        Err(e) => refused_or_lost(shared, job, e),
+    }
+}
+
+/// The performer's backoff, capped by the job's; the default one if the
+/// performer panics.
+fn asked_backoff(performer: &Arc<dyn DynPerformer>, failed: &Job) -> Duration {
+    let asked = std::panic::catch_unwind(AssertUnwindSafe(|| performer.backoff(failed)))
+        .unwrap_or_else(|_| {
+            tracing::warn!("the performer's backoff panicked; using the default backoff");
+            retry::default_backoff(failed)
+        });
+    retry::clamp_backoff(asked, failed)
+}
+
+/// Runs the failure hook; its errors and panics are logged and change nothing.
+async fn on_failure(performer: &Arc<dyn DynPerformer>, job: Job) {
+    let p = performer.clone();
+    match tokio::spawn(async move { p.on_failure(&job).await }).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "the failure hook failed"),
+        Err(e) => tracing::warn!(error = %e, "the failure hook panicked"),
+    }
+}
+
+fn refused_or_lost(shared: &Shared, job: &Job, e: Error) {
+    match e {
+        Error::LeaseLost { job_id, attempt } => {
+            tracing::warn!("result refused: this node lost the queue's lock");
+            shared.emit(Event::ResultRefused { job_id, attempt });
+        }
+        e => tracing::error!(
+            error = %e, job_id = job.id,
+            "could not record the result; the job runs again once its lease runs out"
+        ),
+    }
+}
+
+/// Writes a result, trying again on transient database errors for as long
+/// as the lease may still be this node's.
+async fn finish(shared: &Shared, job: &Job, token: i64, outcome: Outcome<'_>) -> Result<Job> {
+    let deadline = Instant::now() + (job.timeout + shared.config.lease_margin).max(Duration::from_secs(10));
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let result = shared
+            .db
+            .store
+            .job_finish(JobFinish {
+                scope: &shared.scope,
+                queue: &job.queue,
+                job_id: job.id,
+                attempt: job.attempts,
+                node: &shared.node,
+                token,
+                now: shared.clock.now(),
+                outcome,
+            })
+            .await;
+        match result {
+            Err(e) if e.is_transient() && Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, retry_in = ?pause, "writing the result failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}

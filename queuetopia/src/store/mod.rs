@@ -1,0 +1,300 @@
+//! Storing: one trait of queue operations, implemented once per database.
+//!
+//! The core (the scheduler and the [`crate::Queuetopia`] handle) decides what
+//! happens; a backend only reads and writes, each with its own SQL, kept in
+//! `sql/` beside it. Every operation that depends on time takes `now`: `None`
+//! means the database's clock, `Some` a pinned [`crate::Clock`].
+//!
+//! Each queue has one row besides its jobs. It hands out the jobs' sequence
+//! numbers, holds the queue's lock (`locked_by`, `locked_until`, `lock_token`,
+//! `running_job_id`), and caches `ready_at`: the earliest time the queue may
+//! have work to run, never later than the truth. Claiming reads only the
+//! queues whose `ready_at` has come, so its cost grows with the number of
+//! ready queues, not with the number of jobs; a claim that finds the cache
+//! too early corrects it. Every write that changes a queue's head recomputes
+//! the cache from the jobs table while it holds the queue row's lock.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::job::{Job, NewJob};
+use crate::list::{JobFilter, QueueInfo};
+
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
+
+/// A claim: lock up to `limit` ready queues of `scope` for `node`.
+pub(crate) struct QueueClaim<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) node: &'a str,
+    pub(crate) limit: u32,
+    pub(crate) now: Option<DateTime<Utc>>,
+    /// Written into each lock taken, and checked by every result written under it.
+    pub(crate) token: i64,
+    pub(crate) lease_margin: Duration,
+}
+
+/// A job whose queue a claim has locked.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    /// The job, with `attempts` already counting the new attempt (unless abandoned).
+    pub(crate) job: Job,
+    /// The job's last attempt was abandoned (its node's lease ran out without
+    /// a result): the claimer must record that failure, not run the job.
+    pub(crate) abandoned: bool,
+}
+
+/// When an idle scheduler should look again.
+#[derive(Debug)]
+pub(crate) struct NextWake {
+    /// The database's now (or the pinned clock's).
+    pub(crate) now: DateTime<Utc>,
+    /// The earliest future `ready_at` of the scope's queues.
+    pub(crate) next: Option<DateTime<Utc>>,
+}
+
+/// What a claim took.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimBatch {
+    /// The jobs whose queues it locked.
+    pub(crate) claimed: Vec<Claimed>,
+    /// How many ready queues it looked at: when that is the limit, more may
+    /// be ready.
+    pub(crate) examined: u32,
+}
+
+/// The result of one attempt, to be written under the queue's lock.
+pub(crate) struct JobFinish<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) queue: &'a str,
+    pub(crate) job_id: i64,
+    pub(crate) attempt: u32,
+    pub(crate) node: &'a str,
+    pub(crate) token: i64,
+    pub(crate) now: Option<DateTime<Utc>>,
+    pub(crate) outcome: Outcome<'a>,
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outcome<'a> {
+    /// It succeeded.
+    Done,
+    /// It failed.
+    Failed {
+        error: &'a str,
+        /// Delay before the next attempt.
+        backoff: Duration,
+        /// The job is given up (used all its attempts, policy `skip`).
+        give_up: bool,
+        /// Keep the queue locked until the lease runs out (a timed-out attempt
+        /// may still be running somewhere).
+        keep_lock: bool,
+    },
+}
+
+/// An operator's action on one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobAction {
+    /// Make a failed, held or given-up job runnable now.
+    Retry,
+    /// Give up a job that is not running or done, so its queue moves on.
+    Skip,
+}
+
+/// What an idle claim decided for one queue, from its head job. Backends that
+/// decide in Rust (SQLite) use [`decide`]; PostgreSQL decides the same in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Run the head now.
+    Run,
+    /// Nothing to run: no pending job, or the head is held.
+    Idle,
+    /// The head runs later, at this time.
+    Wait(DateTime<Utc>),
+}
+
+/// The fields of a head job that decide whether it runs now.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head {
+    pub(crate) attempts: i64,
+    pub(crate) max_attempts: i64,
+    pub(crate) scheduled_at: DateTime<Utc>,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Decides what to do with a queue whose head is `head`, at `now`.
+pub(crate) fn decide(head: Option<Head>, now: DateTime<Utc>) -> Decision {
+    let Some(h) = head else {
+        return Decision::Idle;
+    };
+    if h.attempts >= h.max_attempts {
+        return Decision::Idle;
+    }
+    let ready = h
+        .next_attempt_at
+        .map_or(h.scheduled_at, |n| n.max(h.scheduled_at));
+    if ready > now {
+        Decision::Wait(ready)
+    } else {
+        Decision::Run
+    }
+}
+
+/// The operations every backend provides.
+#[async_trait]
+pub(crate) trait Store: Send + Sync + 'static {
+    /// The backend's name, for messages.
+    fn backend(&self) -> &'static str;
+
+    /// For backend-specific entry points (creating jobs in a caller's transaction).
+    fn as_any(&self) -> &dyn std::any::Any;
+
+    /// The schema version in the database (0 when never migrated).
+    async fn schema_version(&self) -> Result<u32>;
+
+    /// Migrates the schema up or down to `target`.
+    async fn schema_migrate(&self, target: u32) -> Result<()>;
+
+    /// Creates jobs in `scope`, in order; returns them as stored, in the same order.
+    async fn job_insert(
+        &self,
+        scope: &str,
+        jobs: &[NewJob],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Job>>;
+
+    /// Locks up to `limit` ready queues and counts an attempt of each one's head.
+    async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch>;
+
+    /// When the scope next has a queue to look at.
+    async fn queue_next_wake(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<NextWake>;
+
+    /// Writes an attempt's result and releases (or keeps) the queue's lock.
+    ///
+    /// Fails with [`crate::Error::LeaseLost`] when the lock is no longer this
+    /// attempt's; nothing is written then.
+    async fn job_finish(&self, finish: JobFinish<'_>) -> Result<Job>;
+
+    /// One job of the scope, with whether it is running now.
+    async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>>;
+
+    /// Jobs of the scope matching `filter`, newest first, each with whether
+    /// it is running now.
+    async fn job_list(
+        &self,
+        scope: &str,
+        filter: &JobFilter,
+    ) -> Result<Vec<(Job, bool)>>;
+
+    /// The queues of the scope that have jobs not done nor given up, or a lock.
+    async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>>;
+
+    /// An operator's action on a job; returns the job as updated.
+    async fn job_act(
+        &self,
+        scope: &str,
+        id: i64,
+        action: JobAction,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Job>;
+
+    /// Deletes up to `limit` done jobs older than `older_than`; returns how many.
+    async fn job_delete_done(
+        &self,
+        scope: &str,
+        older_than: Duration,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64>;
+
+    /// Releases every lock `node` holds in `scope` without a running attempt
+    /// (after a clean shutdown).
+    async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64>;
+}
+
+/// A random 63-bit token, without a dependency on a random number crate.
+pub(crate) fn random_token() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 1) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(s, 0).expect("valid")
+    }
+
+    #[test]
+    fn decide_covers_every_case() {
+        let now = at(100);
+        let head = |attempts, scheduled, next| Head {
+            attempts,
+            max_attempts: 3,
+            scheduled_at: at(scheduled),
+            next_attempt_at: next.map(at),
+        };
+        assert_eq!(decide(None, now), Decision::Idle);
+        assert_eq!(decide(Some(head(3, 0, None)), now), Decision::Idle);
+        assert_eq!(decide(Some(head(0, 100, None)), now), Decision::Run);
+        assert_eq!(decide(Some(head(0, 150, None)), now), Decision::Wait(at(150)));
+        assert_eq!(decide(Some(head(1, 0, Some(120))), now), Decision::Wait(at(120)));
+        assert_eq!(decide(Some(head(1, 0, Some(90))), now), Decision::Run);
+    }
+
+    #[test]
+    fn tokens_differ() {
+        assert_ne!(random_token(), random_token());
+        assert!(random_token() >= 0);
+    }
+}
+
+/// One step of the schema, with the SQL that undoes it.
+pub(crate) struct Migration {
+    pub(crate) version: u32,
+    pub(crate) up: &'static str,
+    pub(crate) down: &'static str,
+}
+
+/// Puts the rows returned by an insert in the order of the jobs asked for:
+/// inside each queue, sequence numbers follow that order.
+pub(crate) fn order_like_input(asked: &[NewJob], mut rows: Vec<Job>) -> Vec<Job> {
+    use std::collections::HashMap;
+    rows.sort_by(|a, b| (&a.queue, a.sequence).cmp(&(&b.queue, b.sequence)));
+    let mut by_queue: HashMap<String, std::vec::IntoIter<Job>> = HashMap::new();
+    let mut current: Option<(String, Vec<Job>)> = None;
+    for job in rows {
+        match &mut current {
+            Some((q, jobs)) if *q == job.queue => jobs.push(job),
+            _ => {
+                if let Some((q, jobs)) = current.take() {
+                    by_queue.insert(q, jobs.into_iter());
+                }
+                current = Some((job.queue.clone(), vec![job]));
+            }
+        }
+    }
+    if let Some((q, jobs)) = current {
+        by_queue.insert(q, jobs.into_iter());
+    }
+    asked
+        .iter()
+        .filter_map(|n| by_queue.get_mut(&n.queue).and_then(Iterator::next))
+        .collect()
+}

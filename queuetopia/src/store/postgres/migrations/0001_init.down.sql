@@ -1,0 +1,2 @@
+DROP TABLE queuetopia_queues;
+DROP TABLE queuetopia_jobs;

@@ -1,0 +1,496 @@
+//! PostgreSQL: the production backend.
+//!
+//! Claims lock many queues in one round trip with `FOR UPDATE SKIP LOCKED`;
+//! jobs are created many at once with `unnest`. All times come from the
+//! server's `now()` unless a clock is pinned.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::{Executor, Postgres, Row};
+
+use super::{
+    ClaimBatch, Claimed, JobAction, JobFinish, Migration, NextWake, Outcome, QueueClaim, Store,
+    order_like_input,
+};
+use crate::error::{Error, Result};
+use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
+use crate::list::{JobFilter, QueueInfo, QueueLock, blocked};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    up: include_str!("migrations/0001_init.up.sql"),
+    down: include_str!("migrations/0001_init.down.sql"),
+}];
+
+/// The PostgreSQL store.
+pub(crate) struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub(crate) fn new(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates jobs on the caller's connection (inside its transaction).
+    pub(crate) async fn insert_on(
+        conn: &mut PgConnection,
+        scope: &str,
+        jobs: &[NewJob],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Job>> {
+        insert(conn, scope, jobs, now).await
+    }
+}
+
+async fn insert<'e, E: Executor<'e, Database = Postgres>>(
+    executor: E,
+    scope: &str,
+    jobs: &[NewJob],
+    now: Option<DateTime<Utc>>,
+) -> Result<Vec<Job>> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = jobs.len();
+    let mut queues = Vec::with_capacity(n);
+    let mut actions = Vec::with_capacity(n);
+    let mut params = Vec::with_capacity(n);
+    let mut scheduled = Vec::with_capacity(n);
+    let mut delays = Vec::with_capacity(n);
+    let mut timeouts = Vec::with_capacity(n);
+    let mut backoffs = Vec::with_capacity(n);
+    let mut attempts = Vec::with_capacity(n);
+    let mut policies = Vec::with_capacity(n);
+    for job in jobs {
+        let o = &job.options;
+        queues.push(job.queue.as_str());
+        actions.push(job.action.as_str());
+        params.push(Value::Object(job.params.clone()).to_string());
+        let (at, delay) = match o.schedule {
+            Schedule::Now => (None, None),
+            Schedule::At(t) => (Some(t), None),
+            Schedule::In(d) => (None, Some(millis(d))),
+        };
+        scheduled.push(at);
+        delays.push(delay);
+        timeouts.push(millis(o.timeout));
+        backoffs.push(millis(o.max_backoff));
+        attempts.push(i32::try_from(o.max_attempts).unwrap_or(i32::MAX));
+        policies.push(o.on_exhausted.map(ExhaustionPolicy::as_str));
+    }
+    let rows = sqlx::query(include_str!("sql/job_insert.sql"))
+        .bind(scope)
+        .bind(queues)
+        .bind(actions)
+        .bind(params)
+        .bind(scheduled)
+        .bind(delays)
+        .bind(timeouts)
+        .bind(backoffs)
+        .bind(attempts)
+        .bind(policies)
+        .bind(now)
+        .fetch_all(executor)
+        .await?;
+    let stored = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(order_like_input(jobs, stored))
+}
+
+fn job_from_row(row: &PgRow) -> Result<Job> {
+    let params = match row.try_get::<Value, _>("params")? {
+        Value::Object(map) => map,
+        _ => return Err(sqlx::Error::Decode("params is not a JSON object".into()).into()),
+    };
+    let policy: Option<String> = row.try_get("on_exhausted")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        scope: row.try_get("scope")?,
+        queue: row.try_get("queue")?,
+        action: row.try_get("action")?,
+        params,
+        sequence: row.try_get("sequence")?,
+        scheduled_at: row.try_get("scheduled_at")?,
+        timeout: duration(row.try_get("timeout_ms")?),
+        max_backoff: duration(row.try_get("max_backoff_ms")?),
+        max_attempts: count(row.try_get("max_attempts")?),
+        on_exhausted: policy.as_deref().and_then(ExhaustionPolicy::parse),
+        attempts: count(row.try_get("attempts")?),
+        attempted_at: row.try_get("attempted_at")?,
+        attempted_by: row.try_get("attempted_by")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        done_at: row.try_get("done_at")?,
+        given_up_at: row.try_get("given_up_at")?,
+        error: row.try_get("error")?,
+        inserted_at: row.try_get("inserted_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn duration(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+/// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
+async fn refresh(
+    conn: &mut PgConnection,
+    scope: &str,
+    queue: &str,
+    now: Option<DateTime<Utc>>,
+    release_lock: bool,
+    clear_running: bool,
+) -> Result<()> {
+    sqlx::query(include_str!("sql/queue_refresh.sql"))
+        .bind(scope)
+        .bind(queue)
+        .bind(now)
+        .bind(release_lock)
+        .bind(clear_running)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        let exists: bool = sqlx::query_scalar(
+            "SELECT to_regclass('queuetopia_migrations') IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !exists {
+            return Ok(0);
+        }
+        let v: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM queuetopia_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v.map_or(0, count))
+    }
+
+    async fn schema_migrate(&self, target: u32) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // One migrator at a time per schema, whatever the number of nodes.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.queuetopia_migrations'))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS queuetopia_migrations (
+                version INTEGER PRIMARY KEY,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let current: Option<i32> =
+            sqlx::query_scalar("SELECT max(version) FROM queuetopia_migrations")
+                .fetch_one(&mut *tx)
+                .await?;
+        let current = current.map_or(0, count);
+        for m in MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target) {
+            sqlx::raw_sql(m.up).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO queuetopia_migrations (version) VALUES ($1)")
+                .bind(m.version as i32)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for m in MIGRATIONS
+            .iter()
+            .rev()
+            .filter(|m| m.version <= current && m.version > target)
+        {
+            sqlx::raw_sql(m.down).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM queuetopia_migrations WHERE version = $1")
+                .bind(m.version as i32)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job_insert(
+        &self,
+        scope: &str,
+        jobs: &[NewJob],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Job>> {
+        insert(&self.pool, scope, jobs, now).await
+    }
+
+    async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
+        let mut tx = self.pool.begin().await?;
+        let queues: Vec<String> = sqlx::query_scalar(include_str!("sql/queue_lock.sql"))
+            .bind(claim.scope)
+            .bind(claim.now)
+            .bind(i64::from(claim.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        if queues.is_empty() {
+            tx.rollback().await?;
+            return Ok(ClaimBatch::default());
+        }
+        let examined = u32::try_from(queues.len()).unwrap_or(u32::MAX);
+        let rows = sqlx::query(include_str!("sql/queue_claim.sql"))
+            .bind(claim.scope)
+            .bind(&queues)
+            .bind(claim.now)
+            .bind(claim.node)
+            .bind(millis(claim.lease_margin))
+            .bind(claim.token)
+            .fetch_all(&mut *tx)
+            .await?;
+        let claimed = rows
+            .iter()
+            .map(|row| {
+                Ok(Claimed {
+                    job: job_from_row(row)?,
+                    abandoned: row.try_get("abandoned")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(ClaimBatch { claimed, examined })
+    }
+
+    async fn queue_next_wake(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<NextWake> {
+        let row = sqlx::query(include_str!("sql/queue_next_wake.sql"))
+            .bind(scope)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(NextWake {
+            now: row.try_get("now")?,
+            next: row.try_get("next_at")?,
+        })
+    }
+
+    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Job> {
+        let lost = Error::LeaseLost {
+            job_id: f.job_id,
+            attempt: f.attempt,
+        };
+        let mut tx = self.pool.begin().await?;
+        let owned = sqlx::query(include_str!("sql/lock_check.sql"))
+            .bind(f.scope)
+            .bind(f.queue)
+            .bind(f.node)
+            .bind(f.job_id)
+            .bind(f.token)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() {
+            tx.rollback().await?;
+            return Err(lost);
+        }
+        let attempt = i32::try_from(f.attempt).unwrap_or(i32::MAX);
+        let (row, keep_lock) = match f.outcome {
+            Outcome::Done => (
+                sqlx::query(include_str!("sql/job_complete.sql"))
+                    .bind(f.job_id)
+                    .bind(attempt)
+                    .bind(f.now)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                false,
+            ),
+            Outcome::Failed {
+                error,
+                backoff,
+                give_up,
+                keep_lock,
+            } => (
+                sqlx::query(include_str!("sql/job_fail.sql"))
+                    .bind(f.job_id)
+                    .bind(attempt)
+                    .bind(f.now)
+                    .bind(error)
+                    .bind(millis(backoff))
+                    .bind(give_up)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                keep_lock,
+            ),
+        };
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(lost);
+        };
+        let job = job_from_row(&row)?;
+        refresh(&mut tx, f.scope, f.queue, f.now, !keep_lock, true).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
+        let row = sqlx::query(include_str!("sql/job_get.sql"))
+            .bind(scope)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((job_from_row(&r)?, r.try_get("running")?)))
+            .transpose()
+    }
+
+    async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
+        let rows = sqlx::query(include_str!("sql/job_list.sql"))
+            .bind(scope)
+            .bind(filter.id)
+            .bind(filter.queue.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(filter.state.map(|s| s.as_str()))
+            .bind(filter.like_pattern())
+            .bind(filter.after)
+            .bind(filter.oldest_first)
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((job_from_row(r)?, r.try_get("running")?)))
+            .collect()
+    }
+
+    async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
+        let rows = sqlx::query(include_str!("sql/queue_list.sql"))
+            .bind(scope)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        let head_ids: Vec<i64> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<Option<i64>, _>("head_id").ok().flatten())
+            .collect();
+        let heads = sqlx::query("SELECT * FROM queuetopia_jobs WHERE id = ANY($1)")
+            .bind(&head_ids)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let head_id: Option<i64> = r.try_get("head_id")?;
+            let head = head_id.and_then(|id| heads.iter().find(|j| j.id == id).cloned());
+            let locked_by: Option<String> = r.try_get("locked_by")?;
+            let locked_until: Option<DateTime<Utc>> = r.try_get("locked_until")?;
+            let size: i64 = r.try_get("size")?;
+            let blocked_since: Option<DateTime<Utc>> = r.try_get("blocked_since")?;
+            out.push(QueueInfo {
+                queue: r.try_get("queue")?,
+                size: u64::try_from(size).unwrap_or(0),
+                blocked: blocked(head.as_ref(), blocked_since),
+                lock: match (locked_by, locked_until) {
+                    (Some(node), Some(until)) => Some(QueueLock {
+                        node,
+                        until,
+                        running_job_id: r.try_get("running_job_id")?,
+                    }),
+                    _ => None,
+                },
+                head,
+            });
+        }
+        out.retain(|q| q.size > 0 || q.lock.is_some());
+        Ok(out)
+    }
+
+    async fn job_act(
+        &self,
+        scope: &str,
+        id: i64,
+        action: JobAction,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Job> {
+        let mut tx = self.pool.begin().await?;
+        let queue: Option<String> =
+            sqlx::query_scalar("SELECT queue FROM queuetopia_jobs WHERE scope = $1 AND id = $2")
+                .bind(scope)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(queue) = queue else {
+            return Err(Error::JobNotFound(id));
+        };
+        let running: Option<bool> = sqlx::query_scalar(include_str!("sql/queue_lock_row.sql"))
+            .bind(scope)
+            .bind(&queue)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if running == Some(true) {
+            return Err(Error::JobState {
+                id,
+                reason: "an attempt of it is running",
+            });
+        }
+        let (sql, refused) = match action {
+            JobAction::Retry => (include_str!("sql/job_retry.sql"), "it is done"),
+            JobAction::Skip => (
+                include_str!("sql/job_skip.sql"),
+                "it is already done or given up",
+            ),
+        };
+        let row = sqlx::query(sql)
+            .bind(scope)
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(Error::JobState { id, reason: refused });
+        };
+        let job = job_from_row(&row)?;
+        refresh(&mut tx, scope, &queue, now, false, false).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn job_delete_done(
+        &self,
+        scope: &str,
+        older_than: Duration,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let done = sqlx::query(include_str!("sql/job_delete_done.sql"))
+            .bind(scope)
+            .bind(now)
+            .bind(millis(older_than))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(include_str!("sql/lock_release_all.sql"))
+            .bind(scope)
+            .bind(node)
+            .bind(None::<DateTime<Utc>>)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

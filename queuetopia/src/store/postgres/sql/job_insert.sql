@@ -1,0 +1,57 @@
+-- Creates jobs, many at once, in one statement.
+--
+-- Each queue's row is created or updated first: it hands out the jobs'
+-- sequence numbers, and its row lock, held until the transaction commits,
+-- makes sequence order the order of commits. A job without a schedule runs
+-- "now", kept monotonic per queue (last_enqueued_at), so that a transaction
+-- that began early but committed late still queues behind the earlier commit.
+--
+-- $1 scope, $2..$10 one array per column, $11 the pinned clock (or NULL).
+WITH input AS (
+    SELECT t.*, COALESCE($11::timestamptz, now()) AS now
+    FROM unnest(
+        $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[],
+        $7::bigint[], $8::bigint[], $9::int[], $10::text[]
+    ) WITH ORDINALITY AS t(
+        queue, action, params, scheduled_at, delay_ms,
+        timeout_ms, max_backoff_ms, max_attempts, on_exhausted, ord
+    )
+),
+per_queue AS (
+    SELECT
+        queue,
+        count(*) AS n,
+        min(now) AS now,
+        bool_or(scheduled_at IS NULL AND delay_ms IS NULL) AS has_now,
+        min(COALESCE(scheduled_at, now + delay_ms * interval '1 millisecond')) AS first_timed
+    FROM input
+    GROUP BY queue
+),
+queue_rows AS (
+    INSERT INTO queuetopia_queues AS q (scope, queue, next_sequence, last_enqueued_at, ready_at)
+    SELECT $1, queue, n,
+           CASE WHEN has_now THEN now END,
+           LEAST(first_timed, CASE WHEN has_now THEN now END)
+    FROM per_queue
+    ORDER BY queue
+    ON CONFLICT (scope, queue) DO UPDATE SET
+        next_sequence = q.next_sequence + EXCLUDED.next_sequence,
+        last_enqueued_at = GREATEST(q.last_enqueued_at, EXCLUDED.last_enqueued_at),
+        -- never later than before, never before a live lease
+        ready_at = GREATEST(LEAST(q.ready_at, EXCLUDED.ready_at), q.locked_until)
+    RETURNING queue, next_sequence, last_enqueued_at
+)
+INSERT INTO queuetopia_jobs (
+    scope, queue, action, params, sequence, scheduled_at,
+    timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at
+)
+SELECT
+    $1, i.queue, i.action, i.params::jsonb,
+    r.next_sequence - p.n + row_number() OVER (PARTITION BY i.queue ORDER BY i.ord),
+    COALESCE(i.scheduled_at, i.now + i.delay_ms * interval '1 millisecond', r.last_enqueued_at),
+    i.timeout_ms, i.max_backoff_ms, i.max_attempts, i.on_exhausted, i.now, i.now
+FROM input i
+JOIN per_queue p USING (queue)
+JOIN queue_rows r USING (queue)
+ORDER BY i.ord
+RETURNING *

@@ -1,0 +1,626 @@
+//! SQLite: the embedded default, with no server to set up.
+//!
+//! SQLite has one writer at a time, so every write runs in a `BEGIN
+//! IMMEDIATE` transaction and claims decide in Rust ([`super::decide`]) what
+//! PostgreSQL decides in SQL. Times are stored as microseconds since the Unix
+//! epoch; "now" is this machine's clock, which is the database's clock for an
+//! embedded database, unless a clock is pinned.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Connection, Row};
+
+use super::{
+    ClaimBatch, Claimed, Decision, Head, JobAction, JobFinish, Migration, NextWake, Outcome, QueueClaim,
+    Store, decide, order_like_input,
+};
+use crate::error::{Error, Result};
+use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
+use crate::list::{JobFilter, QueueInfo, QueueLock, blocked};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    up: include_str!("migrations/0001_init.up.sql"),
+    down: include_str!("migrations/0001_init.down.sql"),
+}];
+
+/// Every write transaction takes the write lock at once, so that two writers
+/// never deadlock upgrading a read lock.
+const BEGIN: &str = "BEGIN IMMEDIATE";
+
+/// The SQLite store.
+pub(crate) struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub(crate) fn new(pool: SqlitePool) -> Self {
+        SqliteStore { pool }
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates jobs on the caller's connection (inside its transaction).
+    pub(crate) async fn insert_on(
+        conn: &mut SqliteConnection,
+        scope: &str,
+        jobs: &[NewJob],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Job>> {
+        insert(conn, scope, jobs, now.unwrap_or_else(Utc::now)).await
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(us: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| sqlx::Error::Decode(format!("time out of range: {us}").into()).into())
+}
+
+fn opt_time(us: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    us.map(time).transpose()
+}
+
+fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t + chrono::Duration::milliseconds(millis(d))
+}
+
+fn duration(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn count(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(if n < 0 { 0 } else { u32::MAX })
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<Job> {
+    let params: String = row.try_get("params")?;
+    let params = match serde_json::from_str(&params) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(sqlx::Error::Decode("params is not a JSON object".into()).into()),
+    };
+    let policy: Option<String> = row.try_get("on_exhausted")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        scope: row.try_get("scope")?,
+        queue: row.try_get("queue")?,
+        action: row.try_get("action")?,
+        params,
+        sequence: row.try_get("sequence")?,
+        scheduled_at: time(row.try_get("scheduled_at")?)?,
+        timeout: duration(row.try_get("timeout_ms")?),
+        max_backoff: duration(row.try_get("max_backoff_ms")?),
+        max_attempts: count(row.try_get("max_attempts")?),
+        on_exhausted: policy.as_deref().and_then(ExhaustionPolicy::parse),
+        attempts: count(row.try_get("attempts")?),
+        attempted_at: opt_time(row.try_get("attempted_at")?)?,
+        attempted_by: row.try_get("attempted_by")?,
+        next_attempt_at: opt_time(row.try_get("next_attempt_at")?)?,
+        done_at: opt_time(row.try_get("done_at")?)?,
+        given_up_at: opt_time(row.try_get("given_up_at")?)?,
+        error: row.try_get("error")?,
+        inserted_at: time(row.try_get("inserted_at")?)?,
+        updated_at: time(row.try_get("updated_at")?)?,
+    })
+}
+
+/// Creates jobs on `conn`, which the caller has put in a transaction.
+async fn insert(
+    conn: &mut SqliteConnection,
+    scope: &str,
+    jobs: &[NewJob],
+    now: DateTime<Utc>,
+) -> Result<Vec<Job>> {
+    // Per queue, in order of first appearance: count, any job without a
+    // schedule, earliest scheduled time.
+    let mut per_queue: Vec<(&str, i64, bool, Option<DateTime<Utc>>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for job in jobs {
+        let i = *index.entry(job.queue.as_str()).or_insert_with(|| {
+            per_queue.push((job.queue.as_str(), 0, false, None));
+            per_queue.len() - 1
+        });
+        let entry = &mut per_queue[i];
+        entry.1 += 1;
+        let timed = match job.options.schedule {
+            Schedule::Now => {
+                entry.2 = true;
+                None
+            }
+            Schedule::At(t) => Some(t),
+            Schedule::In(d) => Some(plus(now, d)),
+        };
+        if let Some(t) = timed {
+            entry.3 = Some(entry.3.map_or(t, |e| e.min(t)));
+        }
+    }
+    // Sequence numbers handed out so far, and the "now" of each queue.
+    let mut next: HashMap<&str, (i64, Option<i64>)> = HashMap::new();
+    for (queue, n, has_now, first_timed) in &per_queue {
+        let now_for_queue = has_now.then(|| micros(now));
+        let ready = match (first_timed, now_for_queue) {
+            (Some(t), Some(n)) => micros(*t).min(n),
+            (Some(t), None) => micros(*t),
+            (None, Some(n)) => n,
+            (None, None) => micros(now),
+        };
+        let row = sqlx::query(include_str!("sql/queue_upsert.sql"))
+            .bind(scope)
+            .bind(*queue)
+            .bind(*n)
+            .bind(now_for_queue)
+            .bind(ready)
+            .fetch_one(&mut *conn)
+            .await?;
+        let last: i64 = row.try_get("next_sequence")?;
+        let enqueued: Option<i64> = row.try_get("last_enqueued_at")?;
+        next.insert(queue, (last - n, enqueued));
+    }
+    let mut stored = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let o = &job.options;
+        let (sequence, enqueued) = next
+            .get_mut(job.queue.as_str())
+            .expect("every queue was upserted above");
+        *sequence += 1;
+        let scheduled_at = match o.schedule {
+            Schedule::Now => enqueued.unwrap_or_else(|| micros(now)),
+            Schedule::At(t) => micros(t),
+            Schedule::In(d) => micros(plus(now, d)),
+        };
+        let row = sqlx::query(include_str!("sql/job_insert.sql"))
+            .bind(scope)
+            .bind(&job.queue)
+            .bind(&job.action)
+            .bind(Value::Object(job.params.clone()).to_string())
+            .bind(*sequence)
+            .bind(scheduled_at)
+            .bind(millis(o.timeout))
+            .bind(millis(o.max_backoff))
+            .bind(i64::from(o.max_attempts))
+            .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
+            .bind(micros(now))
+            .fetch_one(&mut *conn)
+            .await?;
+        stored.push(job_from_row(&row)?);
+    }
+    Ok(order_like_input(jobs, stored))
+}
+
+/// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
+async fn refresh(
+    conn: &mut SqliteConnection,
+    scope: &str,
+    queue: &str,
+    now: DateTime<Utc>,
+    release_lock: bool,
+    clear_running: bool,
+) -> Result<()> {
+    sqlx::query(include_str!("sql/queue_refresh.sql"))
+        .bind(scope)
+        .bind(queue)
+        .bind(micros(now))
+        .bind(release_lock)
+        .bind(clear_running)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes a queue's lock and ready time, as a claim decided them.
+#[allow(clippy::too_many_arguments)]
+async fn set_queue(
+    conn: &mut SqliteConnection,
+    scope: &str,
+    queue: &str,
+    lock: Option<(&str, DateTime<Utc>, i64, i64)>,
+    ready_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query(include_str!("sql/queue_set.sql"))
+        .bind(scope)
+        .bind(queue)
+        .bind(lock.map(|l| l.0))
+        .bind(lock.map(|l| micros(l.1)))
+        .bind(lock.map(|l| l.2))
+        .bind(lock.map(|l| l.3))
+        .bind(ready_at.map(micros))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queuetopia_migrations')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !exists {
+            return Ok(0);
+        }
+        let v: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM queuetopia_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v.map_or(0, count))
+    }
+
+    async fn schema_migrate(&self, target: u32) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS queuetopia_migrations (
+                version INTEGER PRIMARY KEY,
+                applied_at INTEGER NOT NULL
+            )",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM queuetopia_migrations")
+                .fetch_one(&mut *tx)
+                .await?;
+        let current = current.map_or(0, count);
+        for m in MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target) {
+            sqlx::raw_sql(m.up).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO queuetopia_migrations (version, applied_at) VALUES (?1, ?2)")
+                .bind(i64::from(m.version))
+                .bind(micros(Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        for m in MIGRATIONS
+            .iter()
+            .rev()
+            .filter(|m| m.version <= current && m.version > target)
+        {
+            sqlx::raw_sql(m.down).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM queuetopia_migrations WHERE version = ?1")
+                .bind(i64::from(m.version))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job_insert(
+        &self,
+        scope: &str,
+        jobs: &[NewJob],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Job>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let stored = insert(&mut tx, scope, jobs, now.unwrap_or_else(Utc::now)).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let now = claim.now.unwrap_or_else(Utc::now);
+        let ready: Vec<(String, Option<i64>)> = sqlx::query_as(include_str!("sql/queue_ready.sql"))
+            .bind(claim.scope)
+            .bind(micros(now))
+            .bind(i64::from(claim.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
+        let mut claimed = Vec::new();
+        for (queue, running) in ready {
+            // A lapsed lock whose attempt wrote no result: abandoned.
+            if let Some(running) = running {
+                let job = sqlx::query(include_str!("sql/job_open.sql"))
+                    .bind(running)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = job {
+                    let job = job_from_row(&row)?;
+                    let lease = plus(now, job.timeout + claim.lease_margin);
+                    let lock = (claim.node, lease, claim.token, job.id);
+                    set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease)).await?;
+                    claimed.push(Claimed {
+                        job,
+                        abandoned: true,
+                    });
+                    continue;
+                }
+            }
+            let head = sqlx::query(include_str!("sql/job_head.sql"))
+                .bind(claim.scope)
+                .bind(&queue)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| job_from_row(&row))
+                .transpose()?;
+            let decision = decide(
+                head.as_ref().map(|h| Head {
+                    attempts: i64::from(h.attempts),
+                    max_attempts: i64::from(h.max_attempts),
+                    scheduled_at: h.scheduled_at,
+                    next_attempt_at: h.next_attempt_at,
+                }),
+                now,
+            );
+            match (decision, head) {
+                (Decision::Run, Some(head)) => {
+                    let lease = plus(now, head.timeout + claim.lease_margin);
+                    let lock = (claim.node, lease, claim.token, head.id);
+                    set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease)).await?;
+                    let row = sqlx::query(include_str!("sql/job_attempt.sql"))
+                        .bind(head.id)
+                        .bind(micros(now))
+                        .bind(claim.node)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    claimed.push(Claimed {
+                        job: job_from_row(&row)?,
+                        abandoned: false,
+                    });
+                }
+                (Decision::Wait(at), _) => {
+                    set_queue(&mut tx, claim.scope, &queue, None, Some(at)).await?;
+                }
+                _ => set_queue(&mut tx, claim.scope, &queue, None, None).await?,
+            }
+        }
+        tx.commit().await?;
+        Ok(ClaimBatch { claimed, examined })
+    }
+
+    async fn queue_next_wake(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<NextWake> {
+        let now = now.unwrap_or_else(Utc::now);
+        let next: Option<i64> = sqlx::query_scalar(include_str!("sql/queue_next_wake.sql"))
+            .bind(scope)
+            .bind(micros(now))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(NextWake {
+            now,
+            next: opt_time(next)?,
+        })
+    }
+
+    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Job> {
+        let lost = Error::LeaseLost {
+            job_id: f.job_id,
+            attempt: f.attempt,
+        };
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let now = f.now.unwrap_or_else(Utc::now);
+        let owned = sqlx::query(include_str!("sql/lock_check.sql"))
+            .bind(f.scope)
+            .bind(f.queue)
+            .bind(f.node)
+            .bind(f.job_id)
+            .bind(f.token)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() {
+            return Err(lost);
+        }
+        let (row, keep_lock) = match f.outcome {
+            Outcome::Done => (
+                sqlx::query(include_str!("sql/job_complete.sql"))
+                    .bind(f.job_id)
+                    .bind(i64::from(f.attempt))
+                    .bind(micros(now))
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                false,
+            ),
+            Outcome::Failed {
+                error,
+                backoff,
+                give_up,
+                keep_lock,
+            } => (
+                sqlx::query(include_str!("sql/job_fail.sql"))
+                    .bind(f.job_id)
+                    .bind(i64::from(f.attempt))
+                    .bind(micros(now))
+                    .bind(error)
+                    .bind(micros(plus(now, backoff)))
+                    .bind(give_up)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                keep_lock,
+            ),
+        };
+        let Some(row) = row else {
+            return Err(lost);
+        };
+        let job = job_from_row(&row)?;
+        refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
+        let row = sqlx::query(include_str!("sql/job_get.sql"))
+            .bind(scope)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((job_from_row(&r)?, r.try_get("running")?)))
+            .transpose()
+    }
+
+    async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
+        let rows = sqlx::query(include_str!("sql/job_list.sql"))
+            .bind(scope)
+            .bind(filter.id)
+            .bind(filter.queue.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(filter.state.map(|s| s.as_str()))
+            .bind(filter.like_pattern())
+            .bind(filter.after)
+            .bind(filter.oldest_first)
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((job_from_row(r)?, r.try_get("running")?)))
+            .collect()
+    }
+
+    async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
+        let now = now.unwrap_or_else(Utc::now);
+        let mut conn = self.pool.acquire().await?;
+        // One read transaction, so that the heads match the queue rows.
+        let mut tx = conn.begin().await?;
+        let rows = sqlx::query(include_str!("sql/queue_list.sql"))
+            .bind(scope)
+            .bind(micros(now))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let head_id: Option<i64> = r.try_get("head_id")?;
+            let head = match head_id {
+                Some(id) => sqlx::query("SELECT * FROM queuetopia_jobs WHERE id = ?1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| job_from_row(&row))
+                    .transpose()?,
+                None => None,
+            };
+            let locked_by: Option<String> = r.try_get("locked_by")?;
+            let locked_until: Option<i64> = r.try_get("locked_until")?;
+            let size: i64 = r.try_get("size")?;
+            let blocked_since = opt_time(r.try_get("blocked_since")?)?;
+            out.push(QueueInfo {
+                queue: r.try_get("queue")?,
+                size: u64::try_from(size).unwrap_or(0),
+                blocked: blocked(head.as_ref(), blocked_since),
+                lock: match (locked_by, locked_until) {
+                    (Some(node), Some(until)) => Some(QueueLock {
+                        node,
+                        until: time(until)?,
+                        running_job_id: r.try_get("running_job_id")?,
+                    }),
+                    _ => None,
+                },
+                head,
+            });
+        }
+        tx.commit().await?;
+        out.retain(|q| q.size > 0 || q.lock.is_some());
+        Ok(out)
+    }
+
+    async fn job_act(
+        &self,
+        scope: &str,
+        id: i64,
+        action: JobAction,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Job> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let now = now.unwrap_or_else(Utc::now);
+        let Some((job, running)) = job_get_on(&mut tx, scope, id).await? else {
+            return Err(Error::JobNotFound(id));
+        };
+        if running {
+            return Err(Error::JobState {
+                id,
+                reason: "an attempt of it is running",
+            });
+        }
+        let (sql, refused) = match action {
+            JobAction::Retry => (include_str!("sql/job_retry.sql"), "it is done"),
+            JobAction::Skip => (
+                include_str!("sql/job_skip.sql"),
+                "it is already done or given up",
+            ),
+        };
+        let row = sqlx::query(sql)
+            .bind(scope)
+            .bind(id)
+            .bind(micros(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(Error::JobState { id, reason: refused });
+        };
+        let updated = job_from_row(&row)?;
+        refresh(&mut tx, scope, &job.queue, now, false, false).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn job_delete_done(
+        &self,
+        scope: &str,
+        older_than: Duration,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let now = now.unwrap_or_else(Utc::now);
+        let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let done = sqlx::query(include_str!("sql/job_delete_done.sql"))
+            .bind(scope)
+            .bind(micros(cutoff))
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let done = sqlx::query(include_str!("sql/lock_release_all.sql"))
+            .bind(scope)
+            .bind(node)
+            .bind(micros(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}
+
+async fn job_get_on(
+    conn: &mut SqliteConnection,
+    scope: &str,
+    id: i64,
+) -> Result<Option<(Job, bool)>> {
+    let row = sqlx::query(include_str!("sql/job_get.sql"))
+        .bind(scope)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((job_from_row(&r)?, r.try_get("running")?)))
+        .transpose()
+}

@@ -1,0 +1,3 @@
+-- When an idle scheduler of the scope should look again: the earliest future
+-- ready_at (a scheduled job, a backoff, a lease running out).
+SELECT min(ready_at) FROM queuetopia_queues WHERE scope = ?1 AND ready_at > ?2

@@ -1,0 +1,19 @@
+-- Creates or updates a queue's row before jobs are added to it: hands out
+-- ?3 sequence numbers and returns the last one; keeps "now" monotonic per
+-- queue (last_enqueued_at) for jobs without a schedule; moves ready_at no
+-- later than before and never before a live lease.
+-- ?1 scope, ?2 queue, ?3 jobs added, ?4 now if some job has no schedule
+-- (else NULL), ?5 the earliest time one of the new jobs may run.
+INSERT INTO queuetopia_queues AS q (scope, queue, next_sequence, last_enqueued_at, ready_at)
+VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT (scope, queue) DO UPDATE SET
+    next_sequence = q.next_sequence + excluded.next_sequence,
+    last_enqueued_at = CASE
+        WHEN excluded.last_enqueued_at IS NULL THEN q.last_enqueued_at
+        ELSE max(COALESCE(q.last_enqueued_at, excluded.last_enqueued_at), excluded.last_enqueued_at)
+    END,
+    ready_at = max(
+        min(COALESCE(q.ready_at, excluded.ready_at), excluded.ready_at),
+        COALESCE(q.locked_until, min(COALESCE(q.ready_at, excluded.ready_at), excluded.ready_at))
+    )
+RETURNING next_sequence, last_enqueued_at
