@@ -392,8 +392,7 @@ mod tests {
         struct Mail {
             to: String,
         }
-        let job = NewJob::new("q", "a", Mail { to: "a@b".into() }, JobOptions::default())
-            .unwrap();
+        let job = NewJob::new("q", "a", Mail { to: "a@b".into() }, JobOptions::default()).unwrap();
         assert_eq!(job.params["to"], "a@b");
     }
 
@@ -403,19 +402,59 @@ mod tests {
         assert_eq!(field_of(NewJob::new("", "a", json!({}), o())), "queue");
         assert_eq!(field_of(NewJob::new("q", "", json!({}), o())), "action");
         assert_eq!(field_of(NewJob::new("q\0", "a", json!({}), o())), "queue");
-        assert_eq!(field_of(NewJob::new("x".repeat(256), "a", json!({}), o())), "queue");
+        assert_eq!(
+            field_of(NewJob::new("x".repeat(256), "a", json!({}), o())),
+            "queue"
+        );
         assert!(NewJob::new("x".repeat(255), "a", json!({}), o()).is_ok());
-        assert_eq!(field_of(NewJob::new("q", "é".repeat(128), json!({}), o())), "action");
+        assert_eq!(
+            field_of(NewJob::new("q", "é".repeat(128), json!({}), o())),
+            "action"
+        );
         assert_eq!(field_of(NewJob::new("q", "a", json!([1]), o())), "params");
         assert_eq!(field_of(NewJob::new("q", "a", json!(3), o())), "params");
         assert_eq!(field_of(NewJob::new("q", "a", json!(null), o())), "params");
-        assert_eq!(field_of(NewJob::new("q", "a", json!({"k": "a\0b"}), o())), "params");
-        assert_eq!(field_of(NewJob::new("q", "a", json!({"k": [{"a\0": 1}]}), o())), "params");
-        assert_eq!(field_of(NewJob::new("q", "a", json!({}), o().max_attempts(0))), "max_attempts");
-        assert_eq!(field_of(NewJob::new("q", "a", json!({}), o().max_attempts(u32::MAX))), "max_attempts");
-        assert_eq!(field_of(NewJob::new("q", "a", json!({}), o().timeout(Duration::ZERO))), "timeout");
-        assert_eq!(field_of(NewJob::new("q", "a", json!({}), o().timeout(Duration::MAX))), "timeout");
-        assert_eq!(field_of(NewJob::new("q", "a", json!({}), o().max_backoff(Duration::MAX))), "max_backoff");
-        assert_eq!(field_of(NewJob::new("q", "a", json!({}), o().delay(Duration::MAX))), "delay");
+        assert_eq!(
+            field_of(NewJob::new("q", "a", json!({"k": "a\0b"}), o())),
+            "params"
+        );
+        assert_eq!(
+            field_of(NewJob::new("q", "a", json!({"k": [{"a\0": 1}]}), o())),
+            "params"
+        );
+        assert_eq!(
+            field_of(NewJob::new("q", "a", json!({}), o().max_attempts(0))),
+            "max_attempts"
+        );
+        assert_eq!(
+            field_of(NewJob::new("q", "a", json!({}), o().max_attempts(u32::MAX))),
+            "max_attempts"
+        );
+        assert_eq!(
+            field_of(NewJob::new(
+                "q",
+                "a",
+                json!({}),
+                o().timeout(Duration::ZERO)
+            )),
+            "timeout"
+        );
+        assert_eq!(
+            field_of(NewJob::new("q", "a", json!({}), o().timeout(Duration::MAX))),
+            "timeout"
+        );
+        assert_eq!(
+            field_of(NewJob::new(
+                "q",
+                "a",
+                json!({}),
+                o().max_backoff(Duration::MAX)
+            )),
+            "max_backoff"
+        );
+        assert_eq!(
+            field_of(NewJob::new("q", "a", json!({}), o().delay(Duration::MAX))),
+            "delay"
+        );
     }
 }

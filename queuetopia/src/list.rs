@@ -7,7 +7,6 @@ use crate::defaults::{DEFAULT_PAGE, MAX_PAGE};
 use crate::error::{Error, Result};
 use crate::job::{Job, JobState};
 
-
 /// Which jobs [`crate::Queuetopia::list_jobs`] returns, and in what order.
 ///
 /// Pages are cut by id: pass the `next` cursor of a page to

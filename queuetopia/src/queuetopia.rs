@@ -262,7 +262,12 @@ impl Queuetopia {
             .shared
             .db
             .store
-            .job_act(&self.shared.scope, id, JobAction::Retry, self.shared.clock.now())
+            .job_act(
+                &self.shared.scope,
+                id,
+                JobAction::Retry,
+                self.shared.clock.now(),
+            )
             .await?;
         tracing::info!(scope = %self.shared.scope, job_id = id, "job retried by an operator");
         self.wake();
@@ -280,7 +285,12 @@ impl Queuetopia {
             .shared
             .db
             .store
-            .job_act(&self.shared.scope, id, JobAction::Skip, self.shared.clock.now())
+            .job_act(
+                &self.shared.scope,
+                id,
+                JobAction::Skip,
+                self.shared.clock.now(),
+            )
             .await?;
         tracing::info!(scope = %self.shared.scope, job_id = id, "job skipped by an operator");
         self.wake();
@@ -486,16 +496,28 @@ impl Builder {
         }
         let c = &self.config;
         if c.poll_interval.is_zero() || c.poll_interval > defaults::MAX_DURATION {
-            return Err(Error::validation("poll_interval", "must be between 1 ms and 10 years"));
+            return Err(Error::validation(
+                "poll_interval",
+                "must be between 1 ms and 10 years",
+            ));
         }
         if c.max_concurrent_jobs == Some(0) {
-            return Err(Error::validation("max_concurrent_jobs", "must be at least 1"));
+            return Err(Error::validation(
+                "max_concurrent_jobs",
+                "must be at least 1",
+            ));
         }
         if c.lease_margin > defaults::MAX_DURATION {
-            return Err(Error::validation("lease_margin", "must be at most 10 years"));
+            return Err(Error::validation(
+                "lease_margin",
+                "must be at most 10 years",
+            ));
         }
         if c.cleanup_interval.is_zero() || c.cleanup_interval > defaults::MAX_DURATION {
-            return Err(Error::validation("cleanup_interval", "must be between 1 ms and 10 years"));
+            return Err(Error::validation(
+                "cleanup_interval",
+                "must be between 1 ms and 10 years",
+            ));
         }
         if c.retention.is_some_and(|r| r > defaults::MAX_DURATION) {
             return Err(Error::validation("retention", "must be at most 10 years"));

@@ -102,9 +102,18 @@ mod tests {
     #[test]
     fn verdict_follows_attempts_and_policy() {
         let d = Duration::from_secs(1);
-        assert_eq!(verdict(&job(1, 2, d), ExhaustionPolicy::Skip), Verdict::Retry);
-        assert_eq!(verdict(&job(2, 2, d), ExhaustionPolicy::Skip), Verdict::GiveUp);
-        assert_eq!(verdict(&job(2, 2, d), ExhaustionPolicy::Hold), Verdict::Hold);
+        assert_eq!(
+            verdict(&job(1, 2, d), ExhaustionPolicy::Skip),
+            Verdict::Retry
+        );
+        assert_eq!(
+            verdict(&job(2, 2, d), ExhaustionPolicy::Skip),
+            Verdict::GiveUp
+        );
+        assert_eq!(
+            verdict(&job(2, 2, d), ExhaustionPolicy::Hold),
+            Verdict::Hold
+        );
         let mut own = job(2, 2, d);
         own.on_exhausted = Some(ExhaustionPolicy::Hold);
         assert_eq!(verdict(&own, ExhaustionPolicy::Skip), Verdict::Hold);

@@ -65,7 +65,10 @@ impl JobMatch {
     pub fn matches(&self, job: &Job) -> bool {
         job.queue == self.queue
             && self.action.as_ref().is_none_or(|a| *a == job.action)
-            && self.params.as_ref().is_none_or(|p| is_subset(p, &job.params))
+            && self
+                .params
+                .as_ref()
+                .is_none_or(|p| is_subset(p, &job.params))
     }
 }
 

@@ -62,18 +62,12 @@ pub(super) async fn round(
                 interrupt.clone(),
             ));
         }
-        if batch.examined < limit {
-            break;
+        if let Some(wake) = batch.next_wake {
+            let until_next = wake
+                .next
+                .and_then(|next| (next - wake.now).to_std().ok())
+                .unwrap_or(poll);
+            return Ok(until_next.min(poll));
         }
     }
-    let wake = shared
-        .db
-        .store
-        .queue_next_wake(&shared.scope, shared.clock.now())
-        .await?;
-    let until_next = wake
-        .next
-        .and_then(|next| (next - wake.now).to_std().ok())
-        .unwrap_or(poll);
-    Ok(until_next.min(poll))
 }

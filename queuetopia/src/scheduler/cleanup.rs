@@ -17,7 +17,14 @@ pub(super) async fn run(shared: Arc<Shared>, retention: Duration) {
     let first = Duration::from_millis(random_token().unsigned_abs() % first);
     tokio::time::sleep(first).await;
     loop {
-        match delete_done(&*shared.db.store, &shared.scope, retention, shared.clock.now()).await {
+        match delete_done(
+            &*shared.db.store,
+            &shared.scope,
+            retention,
+            shared.clock.now(),
+        )
+        .await
+        {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(scope = %shared.scope, deleted, "old done jobs deleted"),
             Err(e) => tracing::warn!(scope = %shared.scope, error = %e, "cleanup failed"),

@@ -143,6 +143,9 @@ mod tests {
         assert_eq!(error_pause(1, poll), Duration::from_millis(100));
         assert_eq!(error_pause(2, poll), Duration::from_millis(200));
         assert_eq!(error_pause(40, poll), Duration::from_secs(30));
-        assert_eq!(error_pause(40, Duration::from_secs(1)), Duration::from_secs(1));
+        assert_eq!(
+            error_pause(40, Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
     }
 }

@@ -201,7 +201,8 @@ fn refused_or_lost(shared: &Shared, job: &Job, e: Error) {
 /// Writes a result, trying again on transient database errors for as long
 /// as the lease may still be this node's.
 async fn finish(shared: &Shared, job: &Job, token: i64, outcome: Outcome<'_>) -> Result<Job> {
-    let deadline = Instant::now() + (job.timeout + shared.config.lease_margin).max(Duration::from_secs(10));
+    let deadline =
+        Instant::now() + (job.timeout + shared.config.lease_margin).max(Duration::from_secs(10));
     let mut pause = Duration::from_millis(50);
     loop {
         let result = shared

@@ -66,6 +66,9 @@ pub(crate) struct ClaimBatch {
     /// How many ready queues it looked at: when that is the limit, more may
     /// be ready.
     pub(crate) examined: u32,
+    /// When fewer than the limit were ready: when the next queue becomes
+    /// ready, read in the same transaction (so with the same "now").
+    pub(crate) next_wake: Option<NextWake>,
 }
 
 /// The result of one attempt, to be written under the queue's lock.
@@ -169,11 +172,9 @@ pub(crate) trait Store: Send + Sync + 'static {
         now: Option<DateTime<Utc>>,
     ) -> Result<Vec<Job>>;
 
-    /// Locks up to `limit` ready queues and counts an attempt of each one's head.
+    /// Locks up to `limit` ready queues and counts an attempt of each one's
+    /// head; when fewer were ready, tells when the next one will be.
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch>;
-
-    /// When the scope next has a queue to look at.
-    async fn queue_next_wake(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<NextWake>;
 
     /// Writes an attempt's result and releases (or keeps) the queue's lock.
     ///
@@ -186,11 +187,7 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     /// Jobs of the scope matching `filter`, newest first, each with whether
     /// it is running now.
-    async fn job_list(
-        &self,
-        scope: &str,
-        filter: &JobFilter,
-    ) -> Result<Vec<(Job, bool)>>;
+    async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>>;
 
     /// The queues of the scope that have jobs not done nor given up, or a lock.
     async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>>;
@@ -244,7 +241,7 @@ mod tests {
     #[test]
     fn decide_covers_every_case() {
         let now = at(100);
-        let head = |attempts, scheduled, next| Head {
+        let head = |attempts, scheduled, next: Option<i64>| Head {
             attempts,
             max_attempts: 3,
             scheduled_at: at(scheduled),
@@ -253,8 +250,14 @@ mod tests {
         assert_eq!(decide(None, now), Decision::Idle);
         assert_eq!(decide(Some(head(3, 0, None)), now), Decision::Idle);
         assert_eq!(decide(Some(head(0, 100, None)), now), Decision::Run);
-        assert_eq!(decide(Some(head(0, 150, None)), now), Decision::Wait(at(150)));
-        assert_eq!(decide(Some(head(1, 0, Some(120))), now), Decision::Wait(at(120)));
+        assert_eq!(
+            decide(Some(head(0, 150, None)), now),
+            Decision::Wait(at(150))
+        );
+        assert_eq!(
+            decide(Some(head(1, 0, Some(120))), now),
+            Decision::Wait(at(120))
+        );
         assert_eq!(decide(Some(head(1, 0, Some(90))), now), Decision::Run);
     }
 

@@ -143,6 +143,23 @@ fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
+/// When the scope's next queue becomes ready, in the claim's transaction.
+async fn next_wake(
+    conn: &mut PgConnection,
+    scope: &str,
+    now: Option<DateTime<Utc>>,
+) -> Result<NextWake> {
+    let row = sqlx::query(include_str!("sql/queue_next_wake.sql"))
+        .bind(scope)
+        .bind(now)
+        .fetch_one(conn)
+        .await?;
+    Ok(NextWake {
+        now: row.try_get("now")?,
+        next: row.try_get("next_at")?,
+    })
+}
+
 /// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
 async fn refresh(
     conn: &mut PgConnection,
@@ -174,11 +191,10 @@ impl Store for PgStore {
     }
 
     async fn schema_version(&self) -> Result<u32> {
-        let exists: bool = sqlx::query_scalar(
-            "SELECT to_regclass('queuetopia_migrations') IS NOT NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT to_regclass('queuetopia_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
         if !exists {
             return Ok(0);
         }
@@ -209,7 +225,10 @@ impl Store for PgStore {
                 .fetch_one(&mut *tx)
                 .await?;
         let current = current.map_or(0, count);
-        for m in MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target) {
+        for m in MIGRATIONS
+            .iter()
+            .filter(|m| m.version > current && m.version <= target)
+        {
             sqlx::raw_sql(m.up).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO queuetopia_migrations (version) VALUES ($1)")
                 .bind(m.version as i32)
@@ -248,11 +267,16 @@ impl Store for PgStore {
             .bind(i64::from(claim.limit))
             .fetch_all(&mut *tx)
             .await?;
-        if queues.is_empty() {
-            tx.rollback().await?;
-            return Ok(ClaimBatch::default());
-        }
         let examined = u32::try_from(queues.len()).unwrap_or(u32::MAX);
+        if queues.is_empty() {
+            let next_wake = Some(next_wake(&mut tx, claim.scope, claim.now).await?);
+            tx.commit().await?;
+            return Ok(ClaimBatch {
+                claimed: Vec::new(),
+                examined,
+                next_wake,
+            });
+        }
         let rows = sqlx::query(include_str!("sql/queue_claim.sql"))
             .bind(claim.scope)
             .bind(&queues)
@@ -271,19 +295,16 @@ impl Store for PgStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let next_wake = if examined < claim.limit {
+            Some(next_wake(&mut tx, claim.scope, claim.now).await?)
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(ClaimBatch { claimed, examined })
-    }
-
-    async fn queue_next_wake(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<NextWake> {
-        let row = sqlx::query(include_str!("sql/queue_next_wake.sql"))
-            .bind(scope)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(NextWake {
-            now: row.try_get("now")?,
-            next: row.try_get("next_at")?,
+        Ok(ClaimBatch {
+            claimed,
+            examined,
+            next_wake,
         })
     }
 
@@ -459,7 +480,10 @@ impl Store for PgStore {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
-            return Err(Error::JobState { id, reason: refused });
+            return Err(Error::JobState {
+                id,
+                reason: refused,
+            });
         };
         let job = job_from_row(&row)?;
         refresh(&mut tx, scope, &queue, now, false, false).await?;

@@ -16,8 +16,8 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, Claimed, Decision, Head, JobAction, JobFinish, Migration, NextWake, Outcome, QueueClaim,
-    Store, decide, order_like_input,
+    ClaimBatch, Claimed, Decision, Head, JobAction, JobFinish, Migration, NextWake, Outcome,
+    QueueClaim, Store, decide, order_like_input,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
@@ -280,7 +280,10 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await?;
         let current = current.map_or(0, count);
-        for m in MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target) {
+        for m in MIGRATIONS
+            .iter()
+            .filter(|m| m.version > current && m.version <= target)
+        {
             sqlx::raw_sql(m.up).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO queuetopia_migrations (version, applied_at) VALUES (?1, ?2)")
                 .bind(i64::from(m.version))
@@ -388,20 +391,24 @@ impl Store for SqliteStore {
                 _ => set_queue(&mut tx, claim.scope, &queue, None, None).await?,
             }
         }
+        let next_wake = if examined < claim.limit {
+            let next: Option<i64> = sqlx::query_scalar(include_str!("sql/queue_next_wake.sql"))
+                .bind(claim.scope)
+                .bind(micros(now))
+                .fetch_one(&mut *tx)
+                .await?;
+            Some(NextWake {
+                now,
+                next: opt_time(next)?,
+            })
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(ClaimBatch { claimed, examined })
-    }
-
-    async fn queue_next_wake(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<NextWake> {
-        let now = now.unwrap_or_else(Utc::now);
-        let next: Option<i64> = sqlx::query_scalar(include_str!("sql/queue_next_wake.sql"))
-            .bind(scope)
-            .bind(micros(now))
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(NextWake {
-            now,
-            next: opt_time(next)?,
+        Ok(ClaimBatch {
+            claimed,
+            examined,
+            next_wake,
         })
     }
 
@@ -568,7 +575,10 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
-            return Err(Error::JobState { id, reason: refused });
+            return Err(Error::JobState {
+                id,
+                reason: refused,
+            });
         };
         let updated = job_from_row(&row)?;
         refresh(&mut tx, scope, &job.queue, now, false, false).await?;

@@ -1,0 +1,423 @@
+//! Shared test support: a fresh, isolated database per test on each backend,
+//! a scripted performer, and waiting for events with a deadline.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use queuetopia::{Db, Event, Job, JobError, Performer};
+use tokio::sync::{Semaphore, broadcast};
+
+/// The backends every behaviour test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    Sqlite,
+}
+
+/// How long any wait of a test may take before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+pub fn postgres_url() -> String {
+    std::env::var("QUEUETOPIA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// An isolated database: its own schema on PostgreSQL, its own file on SQLite.
+pub struct TestDb {
+    pub db: Db,
+    pub kind: Kind,
+    file: Option<PathBuf>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(file) = &self.file {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                let _ = std::fs::remove_file(name);
+            }
+        }
+    }
+}
+
+fn unique() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+impl TestDb {
+    /// A second handle on the same database with its own connection pool,
+    /// for a node that runs on another tokio runtime.
+    pub async fn reconnect(&self) -> Db {
+        match self.kind {
+            Kind::Postgres => {
+                let options = self.db.pg_pool().expect("postgres").connect_options();
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .connect_with((*options).clone())
+                    .await
+                    .expect("reconnect");
+                Db::from_pg_pool(pool)
+            }
+            Kind::Sqlite => {
+                let file = self.file.as_ref().expect("sqlite file");
+                queuetopia::connect(&format!("sqlite://{}", file.display()))
+                    .await
+                    .expect("reopen")
+            }
+        }
+    }
+}
+
+/// Logs to the test's output when `QUEUETOPIA_TEST_LOG` is set.
+fn init_logs() {
+    if std::env::var_os("QUEUETOPIA_TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A fresh, migrated database of `kind`.
+pub async fn fresh(kind: Kind) -> TestDb {
+    init_logs();
+    let t = fresh_unmigrated(kind).await;
+    t.db.migrate().await.expect("migrate");
+    t
+}
+
+/// A fresh database of `kind` without Queuetopia's tables.
+pub async fn fresh_unmigrated(kind: Kind) -> TestDb {
+    match kind {
+        Kind::Postgres => {
+            use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+            use std::str::FromStr;
+            let url = postgres_url();
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at {url} ({e}). Start it with \
+                         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
+                         or point QUEUETOPIA_TEST_POSTGRES_URL at a server"
+                    )
+                });
+            drop_old_schemas(&admin).await;
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock after 1970")
+                .as_secs();
+            let schema = format!("qt_{secs}_{}", unique());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&admin)
+                .await
+                .expect("create schema");
+            admin.close().await;
+            let options = PgConnectOptions::from_str(&url)
+                .expect("url")
+                .options([("search_path", schema.as_str())]);
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .expect("connect to the test schema");
+            TestDb {
+                db: Db::from_pg_pool(pool),
+                kind,
+                file: None,
+            }
+        }
+        Kind::Sqlite => {
+            let file = std::env::temp_dir().join(format!("queuetopia-test-{}.db", unique()));
+            let db = queuetopia::connect(&format!("sqlite://{}", file.display()))
+                .await
+                .expect("open a SQLite file");
+            TestDb {
+                db,
+                kind,
+                file: Some(file),
+            }
+        }
+    }
+}
+
+/// Test schemas of runs more than an hour old are dropped, so that they do
+/// not pile up.
+async fn drop_old_schemas(admin: &sqlx::PgPool) {
+    let cutoff = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+        - 3600;
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname ~ '^qt_[0-9]+_'
+         AND split_part(nspname, '_', 2)::bigint < $1",
+    )
+    .bind(cutoff as i64)
+    .fetch_all(admin)
+    .await
+    .unwrap_or_default();
+    for schema in old {
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(admin)
+        .await;
+    }
+}
+
+/// One attempt as the scripted performer saw it.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub job_id: i64,
+    pub queue: String,
+    pub attempt: u32,
+    pub action: String,
+    pub node: String,
+}
+
+/// A performer whose behaviour each job's params choose:
+/// - `"fail_times": n`: fails while `attempts <= n`;
+/// - `"panic": true`: panics;
+/// - `"gate": "name"`: waits until the test opens that gate once;
+/// - `"backoff_ms": n`: the backoff after a failure (default 10 ms);
+/// - `"default_backoff": true`: the library's default backoff;
+/// - `"hook_fails": true`: the failure hook returns an error.
+///
+/// It records every attempt, and counts attempts running at once per queue
+/// (an overlap is a broken exclusion).
+#[derive(Clone)]
+pub struct Script {
+    pub node: String,
+    pub log: Arc<Mutex<Vec<Run>>>,
+    pub overlaps: Arc<AtomicUsize>,
+    running: Arc<Mutex<HashMap<String, usize>>>,
+    gates: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    pub failure_hook_calls: Arc<Mutex<Vec<Job>>>,
+}
+
+impl Script {
+    pub fn new(node: &str) -> Self {
+        Script {
+            node: node.to_owned(),
+            log: Arc::default(),
+            overlaps: Arc::default(),
+            running: Arc::default(),
+            gates: Arc::default(),
+            failure_hook_calls: Arc::default(),
+        }
+    }
+
+    /// A script for another node that shares this one's log, overlap count and gates.
+    pub fn sibling(&self, node: &str) -> Self {
+        Script {
+            node: node.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    fn gate(&self, name: &str) -> Arc<Semaphore> {
+        self.gates
+            .lock()
+            .unwrap()
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(0)))
+            .clone()
+    }
+
+    /// Lets one job waiting at `name` go on.
+    pub fn open(&self, name: &str) {
+        self.gate(name).add_permits(1);
+    }
+
+    pub fn runs(&self) -> Vec<Run> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The job ids in the order their attempts started, for one queue.
+    pub fn order(&self, queue: &str) -> Vec<i64> {
+        self.runs()
+            .into_iter()
+            .filter(|r| r.queue == queue)
+            .map(|r| r.job_id)
+            .collect()
+    }
+}
+
+struct Running<'a> {
+    script: &'a Script,
+    queue: String,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut running = self.script.running.lock().unwrap();
+        *running.get_mut(&self.queue).expect("entered") -= 1;
+    }
+}
+
+impl Performer for Script {
+    async fn perform(&self, job: &Job) -> Result<(), JobError> {
+        let _running = {
+            let mut running = self.running.lock().unwrap();
+            let n = running.entry(job.queue.clone()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                self.overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+            Running {
+                script: self,
+                queue: job.queue.clone(),
+            }
+        };
+        self.log.lock().unwrap().push(Run {
+            job_id: job.id,
+            queue: job.queue.clone(),
+            attempt: job.attempts,
+            action: job.action.clone(),
+            node: self.node.clone(),
+        });
+        // Give other tasks a chance to interleave.
+        tokio::task::yield_now().await;
+        if let Some(gate) = job.params.get("gate").and_then(|g| g.as_str()) {
+            self.gate(gate).acquire().await.expect("gate open").forget();
+        }
+        if job.params.get("panic").and_then(|p| p.as_bool()) == Some(true) {
+            panic!("boom");
+        }
+        let fail_times = job
+            .params
+            .get("fail_times")
+            .and_then(|n| n.as_u64())
+            .unwrap_or(0);
+        if u64::from(job.attempts) <= fail_times {
+            return Err(JobError::new(format!("failure {}", job.attempts)));
+        }
+        Ok(())
+    }
+
+    fn backoff(&self, job: &Job) -> Duration {
+        if job.params.get("default_backoff").is_some() {
+            return queuetopia::default_backoff(job);
+        }
+        Duration::from_millis(
+            job.params
+                .get("backoff_ms")
+                .and_then(|n| n.as_u64())
+                .unwrap_or(10),
+        )
+    }
+
+    async fn on_failure(&self, job: &Job) -> Result<(), JobError> {
+        self.failure_hook_calls.lock().unwrap().push(job.clone());
+        if job.params.get("hook_fails").and_then(|p| p.as_bool()) == Some(true) {
+            return Err(JobError::new("hook failed"));
+        }
+        Ok(())
+    }
+}
+
+/// Waits until `pred` holds for an event, failing the test after [`DEADLINE`].
+pub async fn wait_event(
+    rx: &mut broadcast::Receiver<Event>,
+    what: &str,
+    mut pred: impl FnMut(&Event) -> bool,
+) -> Event {
+    let found = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if pred(&e) => return e,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => panic!("lagged {n} events"),
+                Err(broadcast::error::RecvError::Closed) => panic!("events closed"),
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Waits until each predicate has held for some event, in any order;
+/// returns the first event that matched each.
+pub async fn wait_each(
+    rx: &mut broadcast::Receiver<Event>,
+    what: &str,
+    preds: &[&dyn Fn(&Event) -> bool],
+) -> Vec<Event> {
+    let mut found: Vec<Option<Event>> = vec![None; preds.len()];
+    while found.iter().any(Option::is_none) {
+        let event = wait_event(rx, what, |_| true).await;
+        for (slot, pred) in found.iter_mut().zip(preds) {
+            if slot.is_none() && pred(&event) {
+                *slot = Some(event.clone());
+            }
+        }
+    }
+    found.into_iter().map(|e| e.expect("found")).collect()
+}
+
+/// Waits until `n` jobs succeeded.
+pub async fn wait_successes(rx: &mut broadcast::Receiver<Event>, n: usize) -> Vec<Job> {
+    let mut done = Vec::new();
+    while done.len() < n {
+        if let Event::Succeeded { job } =
+            wait_event(rx, &format!("{n} successes (got {})", done.len()), |e| {
+                matches!(e, Event::Succeeded { .. })
+            })
+            .await
+        {
+            done.push(job);
+        }
+    }
+    done
+}
+
+/// Polls `check` until it holds, failing the test after [`DEADLINE`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Instantiates each behaviour test once per backend.
+#[macro_export]
+macro_rules! behaviour_tests {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Kind::Postgres).await
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Kind::Sqlite).await
+                }
+            )*
+        }
+    };
+}
