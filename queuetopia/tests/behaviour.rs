@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The behaviour suite: every case runs on every backend (see
 //! `behaviour_tests!` at the bottom).
 

@@ -230,6 +230,40 @@ pub(crate) fn random_token() -> i64 {
     (h.finish() >> 1) as i64
 }
 
+/// One step of the schema, with the SQL that undoes it.
+pub(crate) struct Migration {
+    pub(crate) version: u32,
+    pub(crate) up: &'static str,
+    pub(crate) down: &'static str,
+}
+
+/// Puts the rows returned by an insert in the order of the jobs asked for:
+/// inside each queue, sequence numbers follow that order.
+pub(crate) fn order_like_input(asked: &[NewJob], mut rows: Vec<Job>) -> Vec<Job> {
+    use std::collections::HashMap;
+    rows.sort_by(|a, b| (&a.queue, a.sequence).cmp(&(&b.queue, b.sequence)));
+    let mut by_queue: HashMap<String, std::vec::IntoIter<Job>> = HashMap::new();
+    let mut current: Option<(String, Vec<Job>)> = None;
+    for job in rows {
+        match &mut current {
+            Some((q, jobs)) if *q == job.queue => jobs.push(job),
+            _ => {
+                if let Some((q, jobs)) = current.take() {
+                    by_queue.insert(q, jobs.into_iter());
+                }
+                current = Some((job.queue.clone(), vec![job]));
+            }
+        }
+    }
+    if let Some((q, jobs)) = current {
+        by_queue.insert(q, jobs.into_iter());
+    }
+    asked
+        .iter()
+        .filter_map(|n| by_queue.get_mut(&n.queue).and_then(Iterator::next))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,38 +300,4 @@ mod tests {
         assert_ne!(random_token(), random_token());
         assert!(random_token() >= 0);
     }
-}
-
-/// One step of the schema, with the SQL that undoes it.
-pub(crate) struct Migration {
-    pub(crate) version: u32,
-    pub(crate) up: &'static str,
-    pub(crate) down: &'static str,
-}
-
-/// Puts the rows returned by an insert in the order of the jobs asked for:
-/// inside each queue, sequence numbers follow that order.
-pub(crate) fn order_like_input(asked: &[NewJob], mut rows: Vec<Job>) -> Vec<Job> {
-    use std::collections::HashMap;
-    rows.sort_by(|a, b| (&a.queue, a.sequence).cmp(&(&b.queue, b.sequence)));
-    let mut by_queue: HashMap<String, std::vec::IntoIter<Job>> = HashMap::new();
-    let mut current: Option<(String, Vec<Job>)> = None;
-    for job in rows {
-        match &mut current {
-            Some((q, jobs)) if *q == job.queue => jobs.push(job),
-            _ => {
-                if let Some((q, jobs)) = current.take() {
-                    by_queue.insert(q, jobs.into_iter());
-                }
-                current = Some((job.queue.clone(), vec![job]));
-            }
-        }
-    }
-    if let Some((q, jobs)) = current {
-        by_queue.insert(q, jobs.into_iter());
-    }
-    asked
-        .iter()
-        .filter_map(|n| by_queue.get_mut(&n.queue).and_then(Iterator::next))
-        .collect()
 }

@@ -1,7 +1,7 @@
 //! Shared test support: a fresh, isolated database per test on each backend,
 //! a scripted performer, and waiting for events with a deadline.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
