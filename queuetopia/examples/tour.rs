@@ -67,7 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 format!("account:{account}"),
                 action,
                 json!({"to": format!("user{account}@example.com")}),
-                JobOptions::default().timeout(Duration::from_secs(5)).max_attempts(5),
+                JobOptions::default()
+                    .timeout(Duration::from_secs(5))
+                    .max_attempts(5),
             )?);
         }
     }
@@ -113,7 +115,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         per_queue
             .entry(entry.job.queue.clone())
             .or_default()
-            .push(format!("{} ({} attempts)", entry.job.action, entry.job.attempts));
+            .push(format!(
+                "{} ({} attempts)",
+                entry.job.action, entry.job.attempts
+            ));
     }
     for (queue, actions) in &per_queue {
         println!("  {queue:<10} ran in order: {}", actions.join(", "));

@@ -50,9 +50,6 @@ pub enum Error {
         /// The newest version this library knows.
         expected: u32,
     },
-    /// The scheduler is shutting down or has shut down.
-    #[error("the scheduler is shutting down")]
-    ShuttingDown,
     /// A result could not be written because this node no longer holds the
     /// queue's lock: its lease ran out and another node took the queue.
     #[error("job {job_id}, attempt {attempt}: the queue's lock was lost, result refused")]

@@ -1,4 +1,5 @@
-//! Events a scheduler sends as it runs jobs, for tests, metrics and logs.
+//! Events a scheduler sends as it runs jobs, and its counters: for tests,
+//! metrics and logs.
 
 use crate::job::Job;
 use crate::retry::Verdict;
@@ -36,4 +37,14 @@ pub enum Event {
         /// The attempt whose result was refused.
         attempt: u32,
     },
+}
+
+/// Counters of a node's scheduler since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SchedulerStats {
+    /// Claims made: each is one transaction that looks for ready queues.
+    pub claims: u64,
+    /// Attempts started (and abandoned attempts taken over).
+    pub attempts: u64,
 }

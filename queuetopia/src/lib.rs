@@ -124,7 +124,7 @@ pub mod testing;
 pub use clock::Clock;
 pub use db::{Backend, Db, SCHEMA_VERSION, connect};
 pub use error::{BackendError, BackendErrorKind, Error, Result};
-pub use event::Event;
+pub use event::{Event, SchedulerStats};
 pub use job::{ExhaustionPolicy, Job, JobOptions, JobState, NewJob};
 pub use list::{Blocked, JobEntry, JobFilter, JobPage, QueueInfo, QueueLock};
 pub use performer::{JobError, Performer};

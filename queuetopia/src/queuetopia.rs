@@ -2,6 +2,7 @@
 //! queues, and the scheduler's life.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -11,7 +12,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::defaults;
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, SchedulerStats};
 use crate::job::{ExhaustionPolicy, Job, JobOptions, NewJob, check_name};
 use crate::list::{JobEntry, JobFilter, JobPage, QueueInfo};
 use crate::performer::{DynPerformer, Performer};
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) wake: Notify,
     pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) claims: AtomicU64,
+    pub(crate) attempts: AtomicU64,
 }
 
 impl Shared {
@@ -143,8 +146,10 @@ impl Queuetopia {
             .store
             .job_insert(&self.shared.scope, &jobs, self.shared.clock.now())
             .await?;
-        self.wake();
-        Ok(stored)
+        if stored.wake {
+            self.wake();
+        }
+        Ok(stored.jobs)
     }
 
     /// Creates a job inside the caller's own transaction: it takes its place
@@ -323,6 +328,14 @@ impl Queuetopia {
         self.shared.wake.notify_one();
     }
 
+    /// Counters of this node's scheduler (zero for a producer).
+    pub fn stats(&self) -> SchedulerStats {
+        SchedulerStats {
+            claims: self.shared.claims.load(Ordering::Relaxed),
+            attempts: self.shared.attempts.load(Ordering::Relaxed),
+        }
+    }
+
     /// Events of this node's scheduler, from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
@@ -382,7 +395,9 @@ impl TxConnection for sqlx::PgConnection {
                     expected: db.store.backend(),
                 });
             }
-            crate::store::postgres::PgStore::insert_on(self, scope, jobs, now).await
+            let inserted =
+                crate::store::postgres::PgStore::insert_on(self, scope, jobs, now).await?;
+            Ok(inserted.jobs)
         })
     }
 }
@@ -402,7 +417,9 @@ impl TxConnection for sqlx::SqliteConnection {
                     expected: db.store.backend(),
                 });
             }
-            crate::store::sqlite::SqliteStore::insert_on(self, scope, jobs, now).await
+            let inserted =
+                crate::store::sqlite::SqliteStore::insert_on(self, scope, jobs, now).await?;
+            Ok(inserted.jobs)
         })
     }
 }
@@ -536,6 +553,8 @@ impl Builder {
             config: self.config,
             wake: Notify::new(),
             events,
+            claims: AtomicU64::new(0),
+            attempts: AtomicU64::new(0),
         });
         (shared, self.performer)
     }

@@ -1351,7 +1351,73 @@ async fn a_producer_cannot_start_and_a_bad_setting_is_refused(kind: Kind) {
     ));
 }
 
+async fn a_burst_of_creations_into_a_busy_queue_makes_few_claims(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("n1");
+    let q = node(&t.db, "s", &script).await;
+    let mut rx = q.subscribe();
+    let head = q
+        .create_job("busy", "a", json!({"gate": "head"}), opts())
+        .await
+        .unwrap();
+    wait_event(&mut rx, "the head's start", |e| {
+        matches!(e, Event::Started { .. })
+    })
+    .await;
+    let before = q.stats().claims;
+    for i in 0..300 {
+        q.create_job("busy", "a", json!({"i": i}), opts())
+            .await
+            .unwrap();
+    }
+    // The queue is busy: its head's end, not each creation, wakes the scheduler.
+    assert!(q.stats().claims - before <= 2, "{:?}", q.stats());
+    script.open("head");
+    let done = wait_successes(&mut rx, 301).await;
+    assert_eq!(done[0].id, head.id);
+    // One claim per job (finishing wakes the next), not one per creation.
+    assert!(q.stats().claims - before <= 2 * 301 + 5, "{:?}", q.stats());
+    assert_eq!(q.stats().attempts, 301);
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+async fn a_connection_of_another_backend_is_refused(kind: Kind) {
+    let t = fresh(kind).await;
+    let q = producer(&t.db, "s").await;
+    let refused = match kind {
+        Kind::Postgres => {
+            use sqlx::Connection;
+            let mut other = sqlx::SqliteConnection::connect("sqlite::memory:")
+                .await
+                .unwrap();
+            q.create_job_in(&mut other, "q", "a", json!({}), opts())
+                .await
+        }
+        Kind::Sqlite => {
+            use sqlx::Connection;
+            let mut other = sqlx::PgConnection::connect(&common::postgres_url())
+                .await
+                .unwrap();
+            q.create_job_in(&mut other, "q", "a", json!({}), opts())
+                .await
+        }
+    };
+    assert!(
+        matches!(refused, Err(Error::WrongBackend { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        q.list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .jobs
+            .is_empty()
+    );
+}
+
 behaviour_tests!(
+    a_burst_of_creations_into_a_busy_queue_makes_few_claims,
+    a_connection_of_another_backend_is_refused,
     validation_errors_name_the_field_and_write_nothing,
     jobs_round_trip_every_field,
     jobs_run_in_order_of_creation,

@@ -2,6 +2,7 @@
 //! an attempt for each.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -47,6 +48,10 @@ pub(super) async fn round(
                 lease_margin: shared.config.lease_margin,
             })
             .await?;
+        shared.claims.fetch_add(1, Ordering::Relaxed);
+        shared
+            .attempts
+            .fetch_add(batch.claimed.len() as u64, Ordering::Relaxed);
         if !batch.claimed.is_empty() {
             tracing::debug!(
                 scope = %shared.scope, claimed = batch.claimed.len(), examined = batch.examined,

@@ -44,6 +44,7 @@ pub(super) async fn attempt(
         action = %job.action,
     );
     async {
+        tracing::debug!("claimed");
         let ended = if claimed.abandoned {
             tracing::warn!(
                 previous_node = job.attempted_by.as_deref().unwrap_or("?"),
@@ -124,7 +125,10 @@ async fn record(
         }
         Ended::Failed(message) => (message, false, None),
         Ended::Panicked(message) => (message, false, None),
-        Ended::TimedOut => ("timeout".to_owned(), true, None),
+        Ended::TimedOut => {
+            tracing::warn!(timeout = ?job.timeout, "attempt timed out and was cancelled");
+            ("timeout".to_owned(), true, None)
+        }
         // Not the job's fault: run it again at once, elsewhere if need be.
         Ended::Interrupted => (
             "interrupted: the node shut down".to_owned(),

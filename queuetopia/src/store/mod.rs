@@ -39,6 +39,18 @@ pub(crate) struct QueueClaim<'a> {
     pub(crate) lease_margin: Duration,
 }
 
+/// Jobs just created.
+#[derive(Debug)]
+pub(crate) struct Inserted {
+    /// The jobs as stored, in the order asked for.
+    pub(crate) jobs: Vec<Job>,
+    /// Some queue they went to may be claimed now: schedulers should look.
+    /// False when every such queue is busy running a job (its end wakes the
+    /// scheduler) or waits for a later time, so that a burst of creations
+    /// into busy queues wakes nobody.
+    pub(crate) wake: bool,
+}
+
 /// A job whose queue a claim has locked.
 #[derive(Debug)]
 pub(crate) struct Claimed {
@@ -170,7 +182,7 @@ pub(crate) trait Store: Send + Sync + 'static {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Job>>;
+    ) -> Result<Inserted>;
 
     /// Locks up to `limit` ready queues and counts an attempt of each one's
     /// head; when fewer were ready, tells when the next one will be.

@@ -13,8 +13,8 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres, Row};
 
 use super::{
-    ClaimBatch, Claimed, JobAction, JobFinish, Migration, NextWake, Outcome, QueueClaim, Store,
-    order_like_input,
+    ClaimBatch, Claimed, Inserted, JobAction, JobFinish, Migration, NextWake, Outcome, QueueClaim,
+    Store, order_like_input,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
@@ -46,7 +46,7 @@ impl PgStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Job>> {
+    ) -> Result<Inserted> {
         insert(conn, scope, jobs, now).await
     }
 }
@@ -56,9 +56,12 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
     scope: &str,
     jobs: &[NewJob],
     now: Option<DateTime<Utc>>,
-) -> Result<Vec<Job>> {
+) -> Result<Inserted> {
     if jobs.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Inserted {
+            jobs: Vec::new(),
+            wake: false,
+        });
     }
     let n = jobs.len();
     let mut queues = Vec::with_capacity(n);
@@ -102,7 +105,14 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
         .fetch_all(executor)
         .await?;
     let stored = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
-    Ok(order_like_input(jobs, stored))
+    let wake = match rows.first() {
+        Some(row) => row.try_get::<Option<bool>, _>("wake")?.unwrap_or(false),
+        None => false,
+    };
+    Ok(Inserted {
+        jobs: order_like_input(jobs, stored),
+        wake,
+    })
 }
 
 fn job_from_row(row: &PgRow) -> Result<Job> {
@@ -255,7 +265,7 @@ impl Store for PgStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Job>> {
+    ) -> Result<Inserted> {
         insert(&self.pool, scope, jobs, now).await
     }
 

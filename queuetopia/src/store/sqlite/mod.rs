@@ -16,8 +16,8 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, Claimed, Decision, Head, JobAction, JobFinish, Migration, NextWake, Outcome,
-    QueueClaim, Store, decide, order_like_input,
+    ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, Migration, NextWake,
+    Outcome, QueueClaim, Store, decide, order_like_input,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
@@ -53,7 +53,7 @@ impl SqliteStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Job>> {
+    ) -> Result<Inserted> {
         insert(conn, scope, jobs, now.unwrap_or_else(Utc::now)).await
     }
 }
@@ -120,7 +120,7 @@ async fn insert(
     scope: &str,
     jobs: &[NewJob],
     now: DateTime<Utc>,
-) -> Result<Vec<Job>> {
+) -> Result<Inserted> {
     // Per queue, in order of first appearance: count, any job without a
     // schedule, earliest scheduled time.
     let mut per_queue: Vec<(&str, i64, bool, Option<DateTime<Utc>>)> = Vec::new();
@@ -146,6 +146,7 @@ async fn insert(
     }
     // Sequence numbers handed out so far, and the "now" of each queue.
     let mut next: HashMap<&str, (i64, Option<i64>)> = HashMap::new();
+    let mut wake = false;
     for (queue, n, has_now, first_timed) in &per_queue {
         let now_for_queue = has_now.then(|| micros(now));
         let ready = match (first_timed, now_for_queue) {
@@ -160,8 +161,10 @@ async fn insert(
             .bind(*n)
             .bind(now_for_queue)
             .bind(ready)
+            .bind(micros(now))
             .fetch_one(&mut *conn)
             .await?;
+        wake |= row.try_get::<bool, _>("ready")?;
         let last: i64 = row.try_get("next_sequence")?;
         let enqueued: Option<i64> = row.try_get("last_enqueued_at")?;
         next.insert(queue, (last - n, enqueued));
@@ -194,7 +197,10 @@ async fn insert(
             .await?;
         stored.push(job_from_row(&row)?);
     }
-    Ok(order_like_input(jobs, stored))
+    Ok(Inserted {
+        jobs: order_like_input(jobs, stored),
+        wake,
+    })
 }
 
 /// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
@@ -311,9 +317,12 @@ impl Store for SqliteStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Job>> {
+    ) -> Result<Inserted> {
         if jobs.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Inserted {
+                jobs: Vec::new(),
+                wake: false,
+            });
         }
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;

@@ -39,8 +39,12 @@ queue_rows AS (
         last_enqueued_at = GREATEST(q.last_enqueued_at, EXCLUDED.last_enqueued_at),
         -- never later than before, never before a live lease
         ready_at = GREATEST(LEAST(q.ready_at, EXCLUDED.ready_at), q.locked_until)
-    RETURNING queue, next_sequence, last_enqueued_at
-)
+    RETURNING queue, next_sequence, last_enqueued_at,
+        -- whether a scheduler may claim the queue now: if so, wake it
+        ready_at <= COALESCE($11::timestamptz, now())
+            AND (locked_until IS NULL OR locked_until <= COALESCE($11::timestamptz, now())) AS ready
+),
+inserted AS (
 INSERT INTO queuetopia_jobs (
     scope, queue, action, params, sequence, scheduled_at,
     timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at
@@ -55,3 +59,6 @@ JOIN per_queue p USING (queue)
 JOIN queue_rows r USING (queue)
 ORDER BY i.ord
 RETURNING *
+)
+SELECT inserted.*, (SELECT bool_or(ready) FROM queue_rows) AS wake
+FROM inserted

@@ -3,7 +3,7 @@
 -- queue (last_enqueued_at) for jobs without a schedule; moves ready_at no
 -- later than before and never before a live lease.
 -- ?1 scope, ?2 queue, ?3 jobs added, ?4 now if some job has no schedule
--- (else NULL), ?5 the earliest time one of the new jobs may run.
+-- (else NULL), ?5 the earliest time one of the new jobs may run, ?6 now.
 INSERT INTO queuetopia_queues AS q (scope, queue, next_sequence, last_enqueued_at, ready_at)
 VALUES (?1, ?2, ?3, ?4, ?5)
 ON CONFLICT (scope, queue) DO UPDATE SET
@@ -16,4 +16,6 @@ ON CONFLICT (scope, queue) DO UPDATE SET
         min(COALESCE(q.ready_at, excluded.ready_at), excluded.ready_at),
         COALESCE(q.locked_until, min(COALESCE(q.ready_at, excluded.ready_at), excluded.ready_at))
     )
-RETURNING next_sequence, last_enqueued_at
+RETURNING next_sequence, last_enqueued_at,
+    -- whether a scheduler may claim the queue now: if so, wake it
+    ready_at <= ?6 AND (locked_until IS NULL OR locked_until <= ?6) AS ready
