@@ -322,6 +322,22 @@ impl Queuetopia {
         .await
     }
 
+    /// Deletes the rows of this scope's queues that have nothing left (no
+    /// open job, no lock), as the cleaner does every cleanup interval; returns
+    /// how many. A queue comes back with its next job.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Backend`].
+    pub async fn prune_queues(&self) -> Result<u64> {
+        scheduler::cleanup::prune_queues(
+            &*self.shared.db.store,
+            &self.shared.scope,
+            self.shared.clock.now(),
+        )
+        .await
+    }
+
     /// Makes the local scheduler look for runnable queues now. Wake-ups
     /// coalesce: many calls in a row make one look.
     pub fn wake(&self) {
@@ -492,8 +508,10 @@ impl Builder {
         self
     }
 
-    /// How often the cleaner runs, when on (default 1 min). Its first run
-    /// comes after a random part of this, so that nodes do not clean at once.
+    /// How often the cleaner runs (default 1 min): it deletes old done jobs
+    /// when retention is on, and the rows of queues with nothing left. Its
+    /// first run comes after a random part of this, so that nodes do not
+    /// clean at once.
     pub fn cleanup_interval(mut self, every: Duration) -> Self {
         self.config.cleanup_interval = every;
         self

@@ -440,6 +440,19 @@ async fn exhausted_jobs_are_skipped_by_default(kind: Kind) {
     assert_eq!(gone.state, JobState::GivenUp);
     assert_eq!(gone.job.attempts, 2);
     assert_eq!(gone.job.error.as_deref(), Some("failure 2"));
+    // An operator retry gives a given-up job one more attempt.
+    q.retry_job(doomed.id).await.unwrap();
+    let Event::Failed { job, verdict, .. } = wait_event(&mut rx, "the retried failure", |e| {
+        matches!(e, Event::Failed { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (job.id, job.attempts, verdict),
+        (doomed.id, 3, Verdict::GiveUp)
+    );
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
@@ -1089,6 +1102,48 @@ async fn retention_deletes_only_old_done_jobs(kind: Kind) {
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
+async fn empty_queues_are_pruned_and_come_back(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("n1");
+    let q = node(&t.db, "s", &script).await;
+    let mut rx = q.subscribe();
+    q.create_job("a", "x", json!({}), opts()).await.unwrap();
+    let held = q
+        .create_job(
+            "b",
+            "x",
+            json!({"fail_times": 9}),
+            opts().max_attempts(1).on_exhausted(ExhaustionPolicy::Hold),
+        )
+        .await
+        .unwrap();
+    wait_each(
+        &mut rx,
+        "a success and a hold",
+        &[&|e| matches!(e, Event::Succeeded { .. }), &|e| {
+            matches!(
+                e,
+                Event::Failed {
+                    verdict: Verdict::Hold,
+                    ..
+                }
+            )
+        }],
+    )
+    .await;
+    // "a" is empty and goes; "b" is held and stays.
+    assert_eq!(q.prune_queues().await.unwrap(), 1);
+    assert_eq!(q.prune_queues().await.unwrap(), 0);
+    let queues = q.list_queues().await.unwrap();
+    assert_eq!(queues.len(), 1);
+    assert_eq!(queues[0].blocked.as_ref().unwrap().job_id, held.id);
+    // A new job brings "a" back, in order.
+    let again = q.create_job("a", "x", json!({}), opts()).await.unwrap();
+    let done = wait_successes(&mut rx, 1).await;
+    assert_eq!(done[0].id, again.id);
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
 async fn the_cleaner_runs_by_itself(kind: Kind) {
     let t = fresh(kind).await;
     let script = Script::new("n1");
@@ -1441,6 +1496,7 @@ behaviour_tests!(
     max_concurrent_jobs_bounds_a_node,
     retention_deletes_only_old_done_jobs,
     the_cleaner_runs_by_itself,
+    empty_queues_are_pruned_and_come_back,
     listing_filters_pages_and_searches,
     test_helpers_find_created_jobs,
     migrations_are_versioned_idempotent_and_reversible,

@@ -1,33 +1,38 @@
-//! Retention: deleting a scope's old done jobs.
+//! Cleaning: deleting a scope's old done jobs (when retention is on) and the
+//! rows of queues that have nothing left.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::queuetopia::Shared;
 use crate::store::{Store, random_token};
 
-/// Jobs deleted per statement, so that no transaction grows large.
+/// Rows deleted per statement, so that no transaction grows large.
 const BATCH: u32 = 1000;
 
 /// Cleans every cleanup interval, the first time after a random part of it.
-pub(super) async fn run(shared: Arc<Shared>, retention: Duration) {
+pub(super) async fn run(shared: Arc<Shared>) {
     let every = shared.config.cleanup_interval;
     let first = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
     let first = Duration::from_millis(random_token().unsigned_abs() % first);
     tokio::time::sleep(first).await;
+    let store = &*shared.db.store;
+    let scope = shared.scope.as_str();
     loop {
-        match delete_done(
-            &*shared.db.store,
-            &shared.scope,
-            retention,
-            shared.clock.now(),
-        )
-        .await
-        {
+        if let Some(retention) = shared.config.retention {
+            match delete_done(store, scope, retention, shared.clock.now()).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(scope, deleted, "old done jobs deleted"),
+                Err(e) => tracing::warn!(scope, error = %e, "deleting old done jobs failed"),
+            }
+        }
+        match prune_queues(store, scope, shared.clock.now()).await {
             Ok(0) => {}
-            Ok(deleted) => tracing::info!(scope = %shared.scope, deleted, "old done jobs deleted"),
-            Err(e) => tracing::warn!(scope = %shared.scope, error = %e, "cleanup failed"),
+            Ok(pruned) => tracing::debug!(scope, pruned, "empty queues pruned"),
+            Err(e) => tracing::warn!(scope, error = %e, "pruning empty queues failed"),
         }
         tokio::time::sleep(every).await;
     }
@@ -38,11 +43,29 @@ pub(crate) async fn delete_done(
     store: &dyn Store,
     scope: &str,
     retention: Duration,
-    now: Option<chrono::DateTime<chrono::Utc>>,
+    now: Option<DateTime<Utc>>,
 ) -> Result<u64> {
+    drain(|| store.job_delete_done(scope, retention, BATCH, now)).await
+}
+
+/// Deletes the rows of the scope's queues that have nothing left.
+pub(crate) async fn prune_queues(
+    store: &dyn Store,
+    scope: &str,
+    now: Option<DateTime<Utc>>,
+) -> Result<u64> {
+    drain(|| store.queue_prune(scope, BATCH, now)).await
+}
+
+/// Runs a batched delete until a batch comes back short.
+async fn drain<F, Fut>(mut batch: F) -> Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64>>,
+{
     let mut total = 0;
     loop {
-        let deleted = store.job_delete_done(scope, retention, BATCH, now).await?;
+        let deleted = batch().await?;
         total += deleted;
         if deleted < u64::from(BATCH) {
             return Ok(total);

@@ -3,7 +3,8 @@
 //!
 //! - [`claim`]: looking for ready queues and locking them;
 //! - [`run`]: running one attempt and recording its result;
-//! - [`cleanup`]: deleting old done jobs, when retention is on.
+//! - [`cleanup`]: deleting old done jobs (when retention is on) and the rows
+//!   of queues with nothing left.
 //!
 //! The loop wakes on a creation or a finished attempt (coalesced through one
 //! [`tokio::sync::Notify`] permit), at the next time it knows a queue becomes
@@ -60,10 +61,7 @@ async fn run_loop(
     tracing::info!(scope = %shared.scope, node = %shared.node, "scheduler started");
     let (interrupt, interrupted) = watch::channel(false);
     let mut attempts: JoinSet<()> = JoinSet::new();
-    let cleaner = shared
-        .config
-        .retention
-        .map(|retention| tokio::spawn(cleanup::run(shared.clone(), retention)));
+    let cleaner = tokio::spawn(cleanup::run(shared.clone()));
     let mut failures = 0u32;
     let grace = loop {
         while attempts.try_join_next().is_some() {}
@@ -99,9 +97,7 @@ async fn run_loop(
         }
     };
     tracing::info!(scope = %shared.scope, node = %shared.node, running = attempts.len(), "scheduler stopping");
-    if let Some(cleaner) = cleaner {
-        cleaner.abort();
-    }
+    cleaner.abort();
     let drained = tokio::time::timeout(grace, async {
         while attempts.join_next().await.is_some() {}
     })

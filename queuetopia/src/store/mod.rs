@@ -222,6 +222,11 @@ pub(crate) trait Store: Send + Sync + 'static {
         now: Option<DateTime<Utc>>,
     ) -> Result<u64>;
 
+    /// Deletes up to `limit` rows of queues with nothing left (no open job,
+    /// no lock); returns how many.
+    async fn queue_prune(&self, scope: &str, limit: u32, now: Option<DateTime<Utc>>)
+    -> Result<u64>;
+
     /// Releases every lock `node` holds in `scope` without a running attempt
     /// (after a clean shutdown).
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64>;

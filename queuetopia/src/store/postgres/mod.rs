@@ -518,6 +518,21 @@ impl Store for PgStore {
         Ok(done.rows_affected())
     }
 
+    async fn queue_prune(
+        &self,
+        scope: &str,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let done = sqlx::query(include_str!("sql/queue_prune.sql"))
+            .bind(scope)
+            .bind(now)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(include_str!("sql/lock_release_all.sql"))
             .bind(scope)

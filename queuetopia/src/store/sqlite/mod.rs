@@ -616,6 +616,25 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn queue_prune(
+        &self,
+        scope: &str,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let now = now.unwrap_or_else(Utc::now);
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let done = sqlx::query(include_str!("sql/queue_prune.sql"))
+            .bind(scope)
+            .bind(micros(now))
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
