@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::tables::Tables;
 
 /// The schema version this library needs; [`Db::migrate`] brings the database to it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -54,6 +55,16 @@ impl Db {
     ///
     /// As [`connect`].
     pub async fn connect(url: &str) -> Result<Db> {
+        Db::connect_with(url, Tables::default()).await
+    }
+
+    /// Connects to the database at `url` (see [`connect`]), with the tables
+    /// placed as `tables` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`]; [`Error::Validation`] for a bad table prefix or schema.
+    pub async fn connect_with(url: &str, tables: Tables) -> Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
             {
@@ -61,7 +72,7 @@ impl Db {
                     .max_connections(16)
                     .connect(url)
                     .await?;
-                return Ok(Db::from_pg_pool(pool));
+                return Db::from_pg_pool_with(pool, tables);
             }
             #[cfg(not(feature = "postgres"))]
             return Err(Error::validation(
@@ -81,7 +92,7 @@ impl Db {
                     .max_connections(8)
                     .connect_with(options)
                     .await?;
-                return Ok(Db::from_sqlite_pool(pool));
+                return Db::from_sqlite_pool_with(pool, tables);
             }
             #[cfg(not(feature = "sqlite"))]
             return Err(Error::validation(
@@ -99,8 +110,25 @@ impl Db {
     #[cfg(feature = "postgres")]
     pub fn from_pg_pool(pool: sqlx::PgPool) -> Db {
         Db {
-            store: Arc::new(crate::store::postgres::PgStore::new(pool)),
+            store: Arc::new(crate::store::postgres::PgStore::new(
+                pool,
+                Tables::default(),
+            )),
         }
+    }
+
+    /// Uses a PostgreSQL pool the application already has, with the tables
+    /// placed as `tables` says.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for a bad table prefix or schema.
+    #[cfg(feature = "postgres")]
+    pub fn from_pg_pool_with(pool: sqlx::PgPool, tables: Tables) -> Result<Db> {
+        tables.check(true)?;
+        Ok(Db {
+            store: Arc::new(crate::store::postgres::PgStore::new(pool, tables)),
+        })
     }
 
     /// Uses a SQLite pool the application already has. Its connections should
@@ -109,8 +137,25 @@ impl Db {
     #[cfg(feature = "sqlite")]
     pub fn from_sqlite_pool(pool: sqlx::SqlitePool) -> Db {
         Db {
-            store: Arc::new(crate::store::sqlite::SqliteStore::new(pool)),
+            store: Arc::new(crate::store::sqlite::SqliteStore::new(
+                pool,
+                Tables::default(),
+            )),
         }
+    }
+
+    /// Uses a SQLite pool the application already has, with the tables
+    /// named as `tables` says (SQLite has no schemas: a prefix only).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for a bad table prefix, or any schema.
+    #[cfg(feature = "sqlite")]
+    pub fn from_sqlite_pool_with(pool: sqlx::SqlitePool, tables: Tables) -> Result<Db> {
+        tables.check(false)?;
+        Ok(Db {
+            store: Arc::new(crate::store::sqlite::SqliteStore::new(pool, tables)),
+        })
     }
 
     /// The PostgreSQL pool, when this `Db` runs on PostgreSQL.

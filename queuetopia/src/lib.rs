@@ -119,6 +119,7 @@ mod queuetopia;
 mod retry;
 mod scheduler;
 mod store;
+mod tables;
 pub mod testing;
 
 pub use clock::Clock;
@@ -130,3 +131,4 @@ pub use list::{Blocked, JobEntry, JobFilter, JobPage, QueueInfo, QueueLock};
 pub use performer::{JobError, Performer};
 pub use queuetopia::{Builder, Queuetopia, TxConnection};
 pub use retry::{Verdict, default_backoff};
+pub use tables::{DEFAULT_PREFIX, Tables};

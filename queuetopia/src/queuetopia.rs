@@ -406,14 +406,16 @@ impl TxConnection for sqlx::PgConnection {
         now: Option<chrono::DateTime<chrono::Utc>>,
     ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
         Box::pin(async move {
-            if db.pg_pool().is_none() {
+            let Some(store) = db
+                .store
+                .as_any()
+                .downcast_ref::<crate::store::postgres::PgStore>()
+            else {
                 return Err(Error::WrongBackend {
                     expected: db.store.backend(),
                 });
-            }
-            let inserted =
-                crate::store::postgres::PgStore::insert_on(self, scope, jobs, now).await?;
-            Ok(inserted.jobs)
+            };
+            Ok(store.insert_on(self, scope, jobs, now).await?.jobs)
         })
     }
 }
@@ -428,14 +430,16 @@ impl TxConnection for sqlx::SqliteConnection {
         now: Option<chrono::DateTime<chrono::Utc>>,
     ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
         Box::pin(async move {
-            if db.sqlite_pool().is_none() {
+            let Some(store) = db
+                .store
+                .as_any()
+                .downcast_ref::<crate::store::sqlite::SqliteStore>()
+            else {
                 return Err(Error::WrongBackend {
                     expected: db.store.backend(),
                 });
-            }
-            let inserted =
-                crate::store::sqlite::SqliteStore::insert_on(self, scope, jobs, now).await?;
-            Ok(inserted.jobs)
+            };
+            Ok(store.insert_on(self, scope, jobs, now).await?.jobs)
         })
     }
 }

@@ -1470,7 +1470,110 @@ async fn a_connection_of_another_backend_is_refused(kind: Kind) {
     );
 }
 
+async fn table_placement_keeps_instances_apart(kind: Kind) {
+    let t = fresh(kind).await;
+    let mut tables = queuetopia::Tables::default().prefix("app_qt_");
+    if let Some(schema) = &t.schema {
+        tables = tables.schema(format!("{schema}_placed"));
+    }
+    let placed = t.reconnect_with(tables.clone()).await;
+    assert!(matches!(
+        Queuetopia::producer(placed.clone()).build().await,
+        Err(Error::SchemaOutdated { .. })
+    ));
+    placed.migrate().await.unwrap();
+    let script = Script::new("n1");
+    let q = node(&placed, "s", &script).await;
+    let mut rx = q.subscribe();
+    let job = q.create_job("q", "a", json!({}), opts()).await.unwrap();
+    let done = wait_successes(&mut rx, 1).await;
+    assert_eq!(done[0].id, job.id);
+    // The default placement, same scope, sees nothing of it.
+    let default = producer(&t.db, "s").await;
+    assert!(
+        default
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .jobs
+            .is_empty()
+    );
+    default
+        .create_job("q", "a", json!({}), opts())
+        .await
+        .unwrap();
+    assert_eq!(
+        q.list_jobs(&JobFilter::default()).await.unwrap().jobs.len(),
+        1
+    );
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(tables.jobs_table().rsplit('.').next(), Some("app_qt_jobs"));
+    placed.migrate_to(0).await.unwrap();
+    assert_eq!(
+        default
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .jobs
+            .len(),
+        1
+    );
+}
+
+async fn unsafe_table_names_are_refused(kind: Kind) {
+    let t = fresh(kind).await;
+    for bad in [
+        "x; DROP TABLE queuetopia_jobs; --",
+        "Upper",
+        "a-b",
+        "a.b",
+        "",
+    ] {
+        let tables = queuetopia::Tables::default().prefix(bad);
+        let result = match kind {
+            Kind::Postgres => {
+                queuetopia::Db::from_pg_pool_with(t.db.pg_pool().unwrap().clone(), tables)
+            }
+            Kind::Sqlite => {
+                queuetopia::Db::from_sqlite_pool_with(t.db.sqlite_pool().unwrap().clone(), tables)
+            }
+        };
+        assert!(
+            matches!(
+                result,
+                Err(Error::Validation {
+                    field: "table_prefix",
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+    }
+    let schema = queuetopia::Tables::default().schema("public\"; DROP SCHEMA public; --");
+    let result = match kind {
+        Kind::Postgres => {
+            queuetopia::Db::from_pg_pool_with(t.db.pg_pool().unwrap().clone(), schema)
+        }
+        Kind::Sqlite => {
+            queuetopia::Db::from_sqlite_pool_with(t.db.sqlite_pool().unwrap().clone(), schema)
+        }
+    };
+    assert!(matches!(
+        result,
+        Err(Error::Validation {
+            field: "schema",
+            ..
+        })
+    ));
+    assert_eq!(
+        t.db.schema_version().await.unwrap(),
+        queuetopia::SCHEMA_VERSION
+    );
+}
+
 behaviour_tests!(
+    table_placement_keeps_instances_apart,
+    unsafe_table_names_are_refused,
     a_burst_of_creations_into_a_busy_queue_makes_few_claims,
     a_connection_of_another_backend_is_refused,
     validation_errors_name_the_field_and_write_nothing,

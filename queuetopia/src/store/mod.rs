@@ -254,6 +254,38 @@ pub(crate) struct Migration {
     pub(crate) down: &'static str,
 }
 
+/// A SQL statement rendered for a table placement, cheap to clone.
+pub(crate) fn sql(tables: &crate::tables::Tables, text: &str) -> sqlx::SqlStr {
+    use sqlx::SqlSafeStr;
+    let rendered: std::sync::Arc<str> = tables.render(text).into();
+    // Safe: the text is the library's own SQL, and the only names put into
+    // it are checked identifiers (see `Tables::check`).
+    sqlx::AssertSqlSafe(rendered).into_sql_str()
+}
+
+/// Declares a backend's `Queries`: each field is the SQL file
+/// `sql/<field>.sql` beside the backend, rendered for the table placement.
+macro_rules! queries {
+    ($($name:ident),* $(,)?) => {
+        /// The backend's SQL, rendered for its table placement.
+        pub(crate) struct Queries {
+            $(pub(crate) $name: sqlx::SqlStr,)*
+        }
+
+        impl Queries {
+            pub(crate) fn new(tables: &crate::tables::Tables) -> Self {
+                Queries {
+                    $($name: crate::store::sql(
+                        tables,
+                        include_str!(concat!("sql/", stringify!($name), ".sql")),
+                    ),)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use queries;
+
 /// Puts the rows returned by an insert in the order of the jobs asked for:
 /// inside each queue, sequence numbers follow that order.
 pub(crate) fn order_like_input(asked: &[NewJob], mut rows: Vec<Job>) -> Vec<Job> {

@@ -31,6 +31,8 @@ pub fn postgres_url() -> String {
 pub struct TestDb {
     pub db: Db,
     pub kind: Kind,
+    /// The test's own PostgreSQL schema.
+    pub schema: Option<String>,
     file: Option<PathBuf>,
 }
 
@@ -57,6 +59,11 @@ impl TestDb {
     /// A second handle on the same database with its own connection pool,
     /// for a node that runs on another tokio runtime.
     pub async fn reconnect(&self) -> Db {
+        self.reconnect_with(queuetopia::Tables::default()).await
+    }
+
+    /// A second handle on the same database, with the tables placed elsewhere.
+    pub async fn reconnect_with(&self, tables: queuetopia::Tables) -> Db {
         match self.kind {
             Kind::Postgres => {
                 let options = self.db.pg_pool().expect("postgres").connect_options();
@@ -65,11 +72,11 @@ impl TestDb {
                     .connect_with((*options).clone())
                     .await
                     .expect("reconnect");
-                Db::from_pg_pool(pool)
+                Db::from_pg_pool_with(pool, tables).expect("placement")
             }
             Kind::Sqlite => {
                 let file = self.file.as_ref().expect("sqlite file");
-                queuetopia::connect(&format!("sqlite://{}", file.display()))
+                Db::connect_with(&format!("sqlite://{}", file.display()), tables)
                     .await
                     .expect("reopen")
             }
@@ -135,6 +142,7 @@ pub async fn fresh_unmigrated(kind: Kind) -> TestDb {
             TestDb {
                 db: Db::from_pg_pool(pool),
                 kind,
+                schema: Some(schema),
                 file: None,
             }
         }
@@ -146,6 +154,7 @@ pub async fn fresh_unmigrated(kind: Kind) -> TestDb {
             TestDb {
                 db,
                 kind,
+                schema: None,
                 file: Some(file),
             }
         }

@@ -19,6 +19,35 @@ use super::{
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
 use crate::list::{JobFilter, QueueInfo, QueueLock, blocked};
+use crate::tables::Tables;
+
+super::queries!(
+    job_by_ids,
+    job_complete,
+    job_delete_done,
+    job_fail,
+    job_get,
+    job_insert,
+    job_list,
+    job_queue,
+    job_retry,
+    job_skip,
+    lock_check,
+    lock_release_all,
+    migrate_lock,
+    migration_delete,
+    migration_insert,
+    migrations_table,
+    queue_claim,
+    queue_list,
+    queue_lock,
+    queue_lock_row,
+    queue_next_wake,
+    queue_prune,
+    queue_refresh,
+    schema_exists,
+    schema_version,
+);
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -29,11 +58,17 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// The PostgreSQL store.
 pub(crate) struct PgStore {
     pool: PgPool,
+    tables: Tables,
+    q: Queries,
 }
 
 impl PgStore {
-    pub(crate) fn new(pool: PgPool) -> Self {
-        PgStore { pool }
+    pub(crate) fn new(pool: PgPool, tables: Tables) -> Self {
+        PgStore {
+            pool,
+            q: Queries::new(&tables),
+            tables,
+        }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -42,16 +77,18 @@ impl PgStore {
 
     /// Creates jobs on the caller's connection (inside its transaction).
     pub(crate) async fn insert_on(
+        &self,
         conn: &mut PgConnection,
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
-        insert(conn, scope, jobs, now).await
+        insert(&self.q, conn, scope, jobs, now).await
     }
 }
 
 async fn insert<'e, E: Executor<'e, Database = Postgres>>(
+    q: &Queries,
     executor: E,
     scope: &str,
     jobs: &[NewJob],
@@ -90,7 +127,7 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
         attempts.push(i32::try_from(o.max_attempts).unwrap_or(i32::MAX));
         policies.push(o.on_exhausted.map(ExhaustionPolicy::as_str));
     }
-    let rows = sqlx::query(include_str!("sql/job_insert.sql"))
+    let rows = sqlx::query(q.job_insert.clone())
         .bind(scope)
         .bind(queues)
         .bind(actions)
@@ -155,11 +192,12 @@ fn count(n: i32) -> u32 {
 
 /// When the scope's next queue becomes ready, in the claim's transaction.
 async fn next_wake(
+    q: &Queries,
     conn: &mut PgConnection,
     scope: &str,
     now: Option<DateTime<Utc>>,
 ) -> Result<NextWake> {
-    let row = sqlx::query(include_str!("sql/queue_next_wake.sql"))
+    let row = sqlx::query(q.queue_next_wake.clone())
         .bind(scope)
         .bind(now)
         .fetch_one(conn)
@@ -172,6 +210,7 @@ async fn next_wake(
 
 /// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
 async fn refresh(
+    q: &Queries,
     conn: &mut PgConnection,
     scope: &str,
     queue: &str,
@@ -179,7 +218,7 @@ async fn refresh(
     release_lock: bool,
     clear_running: bool,
 ) -> Result<()> {
-    sqlx::query(include_str!("sql/queue_refresh.sql"))
+    sqlx::query(q.queue_refresh.clone())
         .bind(scope)
         .bind(queue)
         .bind(now)
@@ -201,14 +240,13 @@ impl Store for PgStore {
     }
 
     async fn schema_version(&self) -> Result<u32> {
-        let exists: bool =
-            sqlx::query_scalar("SELECT to_regclass('queuetopia_migrations') IS NOT NULL")
-                .fetch_one(&self.pool)
-                .await?;
+        let exists: bool = sqlx::query_scalar(self.q.schema_exists.clone())
+            .fetch_one(&self.pool)
+            .await?;
         if !exists {
             return Ok(0);
         }
-        let v: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM queuetopia_migrations")
+        let v: Option<i32> = sqlx::query_scalar(self.q.schema_version.clone())
             .fetch_one(&self.pool)
             .await?;
         Ok(v.map_or(0, count))
@@ -216,31 +254,31 @@ impl Store for PgStore {
 
     async fn schema_migrate(&self, target: u32) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        // One migrator at a time per schema, whatever the number of nodes.
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.queuetopia_migrations'))",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS queuetopia_migrations (
-                version INTEGER PRIMARY KEY,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let current: Option<i32> =
-            sqlx::query_scalar("SELECT max(version) FROM queuetopia_migrations")
-                .fetch_one(&mut *tx)
+        sqlx::query(self.q.migrate_lock.clone())
+            .execute(&mut *tx)
+            .await?;
+        if let Some(schema) = self.tables.schema_name() {
+            // Checked identifier: see `Tables::check`.
+            let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+                .execute(&mut *tx)
                 .await?;
+        }
+        sqlx::raw_sql(self.q.migrations_table.clone())
+            .execute(&mut *tx)
+            .await?;
+        let current: Option<i32> = sqlx::query_scalar(self.q.schema_version.clone())
+            .fetch_one(&mut *tx)
+            .await?;
         let current = current.map_or(0, count);
         for m in MIGRATIONS
             .iter()
             .filter(|m| m.version > current && m.version <= target)
         {
-            sqlx::raw_sql(m.up).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO queuetopia_migrations (version) VALUES ($1)")
+            sqlx::raw_sql(super::sql(&self.tables, m.up))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.q.migration_insert.clone())
                 .bind(m.version as i32)
                 .execute(&mut *tx)
                 .await?;
@@ -250,8 +288,10 @@ impl Store for PgStore {
             .rev()
             .filter(|m| m.version <= current && m.version > target)
         {
-            sqlx::raw_sql(m.down).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM queuetopia_migrations WHERE version = $1")
+            sqlx::raw_sql(super::sql(&self.tables, m.down))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.q.migration_delete.clone())
                 .bind(m.version as i32)
                 .execute(&mut *tx)
                 .await?;
@@ -266,12 +306,12 @@ impl Store for PgStore {
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
-        insert(&self.pool, scope, jobs, now).await
+        insert(&self.q, &self.pool, scope, jobs, now).await
     }
 
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
         let mut tx = self.pool.begin().await?;
-        let queues: Vec<String> = sqlx::query_scalar(include_str!("sql/queue_lock.sql"))
+        let queues: Vec<String> = sqlx::query_scalar(self.q.queue_lock.clone())
             .bind(claim.scope)
             .bind(claim.now)
             .bind(i64::from(claim.limit))
@@ -279,7 +319,7 @@ impl Store for PgStore {
             .await?;
         let examined = u32::try_from(queues.len()).unwrap_or(u32::MAX);
         if queues.is_empty() {
-            let next_wake = Some(next_wake(&mut tx, claim.scope, claim.now).await?);
+            let next_wake = Some(next_wake(&self.q, &mut tx, claim.scope, claim.now).await?);
             tx.commit().await?;
             return Ok(ClaimBatch {
                 claimed: Vec::new(),
@@ -287,7 +327,7 @@ impl Store for PgStore {
                 next_wake,
             });
         }
-        let rows = sqlx::query(include_str!("sql/queue_claim.sql"))
+        let rows = sqlx::query(self.q.queue_claim.clone())
             .bind(claim.scope)
             .bind(&queues)
             .bind(claim.now)
@@ -306,7 +346,7 @@ impl Store for PgStore {
             })
             .collect::<Result<Vec<_>>>()?;
         let next_wake = if examined < claim.limit {
-            Some(next_wake(&mut tx, claim.scope, claim.now).await?)
+            Some(next_wake(&self.q, &mut tx, claim.scope, claim.now).await?)
         } else {
             None
         };
@@ -324,7 +364,7 @@ impl Store for PgStore {
             attempt: f.attempt,
         };
         let mut tx = self.pool.begin().await?;
-        let owned = sqlx::query(include_str!("sql/lock_check.sql"))
+        let owned = sqlx::query(self.q.lock_check.clone())
             .bind(f.scope)
             .bind(f.queue)
             .bind(f.node)
@@ -339,7 +379,7 @@ impl Store for PgStore {
         let attempt = i32::try_from(f.attempt).unwrap_or(i32::MAX);
         let (row, keep_lock) = match f.outcome {
             Outcome::Done => (
-                sqlx::query(include_str!("sql/job_complete.sql"))
+                sqlx::query(self.q.job_complete.clone())
                     .bind(f.job_id)
                     .bind(attempt)
                     .bind(f.now)
@@ -353,7 +393,7 @@ impl Store for PgStore {
                 give_up,
                 keep_lock,
             } => (
-                sqlx::query(include_str!("sql/job_fail.sql"))
+                sqlx::query(self.q.job_fail.clone())
                     .bind(f.job_id)
                     .bind(attempt)
                     .bind(f.now)
@@ -370,13 +410,13 @@ impl Store for PgStore {
             return Err(lost);
         };
         let job = job_from_row(&row)?;
-        refresh(&mut tx, f.scope, f.queue, f.now, !keep_lock, true).await?;
+        refresh(&self.q, &mut tx, f.scope, f.queue, f.now, !keep_lock, true).await?;
         tx.commit().await?;
         Ok(job)
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
-        let row = sqlx::query(include_str!("sql/job_get.sql"))
+        let row = sqlx::query(self.q.job_get.clone())
             .bind(scope)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -386,7 +426,7 @@ impl Store for PgStore {
     }
 
     async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
-        let rows = sqlx::query(include_str!("sql/job_list.sql"))
+        let rows = sqlx::query(self.q.job_list.clone())
             .bind(scope)
             .bind(filter.id)
             .bind(filter.queue.as_deref())
@@ -404,7 +444,7 @@ impl Store for PgStore {
     }
 
     async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
-        let rows = sqlx::query(include_str!("sql/queue_list.sql"))
+        let rows = sqlx::query(self.q.queue_list.clone())
             .bind(scope)
             .bind(now)
             .fetch_all(&self.pool)
@@ -413,7 +453,7 @@ impl Store for PgStore {
             .iter()
             .filter_map(|r| r.try_get::<Option<i64>, _>("head_id").ok().flatten())
             .collect();
-        let heads = sqlx::query("SELECT * FROM queuetopia_jobs WHERE id = ANY($1)")
+        let heads = sqlx::query(self.q.job_by_ids.clone())
             .bind(&head_ids)
             .fetch_all(&self.pool)
             .await?
@@ -455,16 +495,15 @@ impl Store for PgStore {
         now: Option<DateTime<Utc>>,
     ) -> Result<Job> {
         let mut tx = self.pool.begin().await?;
-        let queue: Option<String> =
-            sqlx::query_scalar("SELECT queue FROM queuetopia_jobs WHERE scope = $1 AND id = $2")
-                .bind(scope)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let queue: Option<String> = sqlx::query_scalar(self.q.job_queue.clone())
+            .bind(scope)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(queue) = queue else {
             return Err(Error::JobNotFound(id));
         };
-        let running: Option<bool> = sqlx::query_scalar(include_str!("sql/queue_lock_row.sql"))
+        let running: Option<bool> = sqlx::query_scalar(self.q.queue_lock_row.clone())
             .bind(scope)
             .bind(&queue)
             .bind(id)
@@ -477,11 +516,8 @@ impl Store for PgStore {
             });
         }
         let (sql, refused) = match action {
-            JobAction::Retry => (include_str!("sql/job_retry.sql"), "it is done"),
-            JobAction::Skip => (
-                include_str!("sql/job_skip.sql"),
-                "it is already done or given up",
-            ),
+            JobAction::Retry => (self.q.job_retry.clone(), "it is done"),
+            JobAction::Skip => (self.q.job_skip.clone(), "it is already done or given up"),
         };
         let row = sqlx::query(sql)
             .bind(scope)
@@ -496,7 +532,7 @@ impl Store for PgStore {
             });
         };
         let job = job_from_row(&row)?;
-        refresh(&mut tx, scope, &queue, now, false, false).await?;
+        refresh(&self.q, &mut tx, scope, &queue, now, false, false).await?;
         tx.commit().await?;
         Ok(job)
     }
@@ -508,7 +544,7 @@ impl Store for PgStore {
         limit: u32,
         now: Option<DateTime<Utc>>,
     ) -> Result<u64> {
-        let done = sqlx::query(include_str!("sql/job_delete_done.sql"))
+        let done = sqlx::query(self.q.job_delete_done.clone())
             .bind(scope)
             .bind(now)
             .bind(millis(older_than))
@@ -524,7 +560,7 @@ impl Store for PgStore {
         limit: u32,
         now: Option<DateTime<Utc>>,
     ) -> Result<u64> {
-        let done = sqlx::query(include_str!("sql/queue_prune.sql"))
+        let done = sqlx::query(self.q.queue_prune.clone())
             .bind(scope)
             .bind(now)
             .bind(i64::from(limit))
@@ -534,7 +570,7 @@ impl Store for PgStore {
     }
 
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(include_str!("sql/lock_release_all.sql"))
+        let n: i64 = sqlx::query_scalar(self.q.lock_release_all.clone())
             .bind(scope)
             .bind(node)
             .bind(None::<DateTime<Utc>>)

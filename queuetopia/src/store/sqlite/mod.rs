@@ -22,6 +22,36 @@ use super::{
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
 use crate::list::{JobFilter, QueueInfo, QueueLock, blocked};
+use crate::tables::Tables;
+
+super::queries!(
+    job_attempt,
+    job_by_id,
+    job_complete,
+    job_delete_done,
+    job_fail,
+    job_get,
+    job_head,
+    job_insert,
+    job_list,
+    job_open,
+    job_retry,
+    job_skip,
+    lock_check,
+    lock_release_all,
+    migration_delete,
+    migration_insert,
+    migrations_table,
+    queue_list,
+    queue_next_wake,
+    queue_prune,
+    queue_ready,
+    queue_refresh,
+    queue_set,
+    queue_upsert,
+    schema_exists,
+    schema_version,
+);
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -36,11 +66,17 @@ const BEGIN: &str = "BEGIN IMMEDIATE";
 /// The SQLite store.
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
+    tables: Tables,
+    q: Queries,
 }
 
 impl SqliteStore {
-    pub(crate) fn new(pool: SqlitePool) -> Self {
-        SqliteStore { pool }
+    pub(crate) fn new(pool: SqlitePool, tables: Tables) -> Self {
+        SqliteStore {
+            pool,
+            q: Queries::new(&tables),
+            tables,
+        }
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
@@ -49,12 +85,13 @@ impl SqliteStore {
 
     /// Creates jobs on the caller's connection (inside its transaction).
     pub(crate) async fn insert_on(
+        &self,
         conn: &mut SqliteConnection,
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
-        insert(conn, scope, jobs, now.unwrap_or_else(Utc::now)).await
+        insert(&self.q, conn, scope, jobs, now.unwrap_or_else(Utc::now)).await
     }
 }
 
@@ -116,6 +153,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job> {
 
 /// Creates jobs on `conn`, which the caller has put in a transaction.
 async fn insert(
+    q: &Queries,
     conn: &mut SqliteConnection,
     scope: &str,
     jobs: &[NewJob],
@@ -155,7 +193,7 @@ async fn insert(
             (None, Some(n)) => n,
             (None, None) => micros(now),
         };
-        let row = sqlx::query(include_str!("sql/queue_upsert.sql"))
+        let row = sqlx::query(q.queue_upsert.clone())
             .bind(scope)
             .bind(*queue)
             .bind(*n)
@@ -181,7 +219,7 @@ async fn insert(
             Schedule::At(t) => micros(t),
             Schedule::In(d) => micros(plus(now, d)),
         };
-        let row = sqlx::query(include_str!("sql/job_insert.sql"))
+        let row = sqlx::query(q.job_insert.clone())
             .bind(scope)
             .bind(&job.queue)
             .bind(&job.action)
@@ -205,6 +243,7 @@ async fn insert(
 
 /// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
 async fn refresh(
+    q: &Queries,
     conn: &mut SqliteConnection,
     scope: &str,
     queue: &str,
@@ -212,7 +251,7 @@ async fn refresh(
     release_lock: bool,
     clear_running: bool,
 ) -> Result<()> {
-    sqlx::query(include_str!("sql/queue_refresh.sql"))
+    sqlx::query(q.queue_refresh.clone())
         .bind(scope)
         .bind(queue)
         .bind(micros(now))
@@ -226,13 +265,14 @@ async fn refresh(
 /// Writes a queue's lock and ready time, as a claim decided them.
 #[allow(clippy::too_many_arguments)]
 async fn set_queue(
+    q: &Queries,
     conn: &mut SqliteConnection,
     scope: &str,
     queue: &str,
     lock: Option<(&str, DateTime<Utc>, i64, i64)>,
     ready_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
-    sqlx::query(include_str!("sql/queue_set.sql"))
+    sqlx::query(q.queue_set.clone())
         .bind(scope)
         .bind(queue)
         .bind(lock.map(|l| l.0))
@@ -256,15 +296,13 @@ impl Store for SqliteStore {
     }
 
     async fn schema_version(&self) -> Result<u32> {
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queuetopia_migrations')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let exists: bool = sqlx::query_scalar(self.q.schema_exists.clone())
+            .fetch_one(&self.pool)
+            .await?;
         if !exists {
             return Ok(0);
         }
-        let v: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM queuetopia_migrations")
+        let v: Option<i64> = sqlx::query_scalar(self.q.schema_version.clone())
             .fetch_one(&self.pool)
             .await?;
         Ok(v.map_or(0, count))
@@ -273,25 +311,21 @@ impl Store for SqliteStore {
     async fn schema_migrate(&self, target: u32) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS queuetopia_migrations (
-                version INTEGER PRIMARY KEY,
-                applied_at INTEGER NOT NULL
-            )",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT max(version) FROM queuetopia_migrations")
-                .fetch_one(&mut *tx)
-                .await?;
+        sqlx::raw_sql(self.q.migrations_table.clone())
+            .execute(&mut *tx)
+            .await?;
+        let current: Option<i64> = sqlx::query_scalar(self.q.schema_version.clone())
+            .fetch_one(&mut *tx)
+            .await?;
         let current = current.map_or(0, count);
         for m in MIGRATIONS
             .iter()
             .filter(|m| m.version > current && m.version <= target)
         {
-            sqlx::raw_sql(m.up).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO queuetopia_migrations (version, applied_at) VALUES (?1, ?2)")
+            sqlx::raw_sql(super::sql(&self.tables, m.up))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.q.migration_insert.clone())
                 .bind(i64::from(m.version))
                 .bind(micros(Utc::now()))
                 .execute(&mut *tx)
@@ -302,8 +336,10 @@ impl Store for SqliteStore {
             .rev()
             .filter(|m| m.version <= current && m.version > target)
         {
-            sqlx::raw_sql(m.down).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM queuetopia_migrations WHERE version = ?1")
+            sqlx::raw_sql(super::sql(&self.tables, m.down))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.q.migration_delete.clone())
                 .bind(i64::from(m.version))
                 .execute(&mut *tx)
                 .await?;
@@ -326,7 +362,7 @@ impl Store for SqliteStore {
         }
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
-        let stored = insert(&mut tx, scope, jobs, now.unwrap_or_else(Utc::now)).await?;
+        let stored = insert(&self.q, &mut tx, scope, jobs, now.unwrap_or_else(Utc::now)).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -335,7 +371,7 @@ impl Store for SqliteStore {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let now = claim.now.unwrap_or_else(Utc::now);
-        let ready: Vec<(String, Option<i64>)> = sqlx::query_as(include_str!("sql/queue_ready.sql"))
+        let ready: Vec<(String, Option<i64>)> = sqlx::query_as(self.q.queue_ready.clone())
             .bind(claim.scope)
             .bind(micros(now))
             .bind(i64::from(claim.limit))
@@ -346,7 +382,7 @@ impl Store for SqliteStore {
         for (queue, running) in ready {
             // A lapsed lock whose attempt wrote no result: abandoned.
             if let Some(running) = running {
-                let job = sqlx::query(include_str!("sql/job_open.sql"))
+                let job = sqlx::query(self.q.job_open.clone())
                     .bind(running)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -354,7 +390,15 @@ impl Store for SqliteStore {
                     let job = job_from_row(&row)?;
                     let lease = plus(now, job.timeout + claim.lease_margin);
                     let lock = (claim.node, lease, claim.token, job.id);
-                    set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease)).await?;
+                    set_queue(
+                        &self.q,
+                        &mut tx,
+                        claim.scope,
+                        &queue,
+                        Some(lock),
+                        Some(lease),
+                    )
+                    .await?;
                     claimed.push(Claimed {
                         job,
                         abandoned: true,
@@ -362,7 +406,7 @@ impl Store for SqliteStore {
                     continue;
                 }
             }
-            let head = sqlx::query(include_str!("sql/job_head.sql"))
+            let head = sqlx::query(self.q.job_head.clone())
                 .bind(claim.scope)
                 .bind(&queue)
                 .fetch_optional(&mut *tx)
@@ -382,8 +426,16 @@ impl Store for SqliteStore {
                 (Decision::Run, Some(head)) => {
                     let lease = plus(now, head.timeout + claim.lease_margin);
                     let lock = (claim.node, lease, claim.token, head.id);
-                    set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease)).await?;
-                    let row = sqlx::query(include_str!("sql/job_attempt.sql"))
+                    set_queue(
+                        &self.q,
+                        &mut tx,
+                        claim.scope,
+                        &queue,
+                        Some(lock),
+                        Some(lease),
+                    )
+                    .await?;
+                    let row = sqlx::query(self.q.job_attempt.clone())
                         .bind(head.id)
                         .bind(micros(now))
                         .bind(claim.node)
@@ -395,13 +447,13 @@ impl Store for SqliteStore {
                     });
                 }
                 (Decision::Wait(at), _) => {
-                    set_queue(&mut tx, claim.scope, &queue, None, Some(at)).await?;
+                    set_queue(&self.q, &mut tx, claim.scope, &queue, None, Some(at)).await?;
                 }
-                _ => set_queue(&mut tx, claim.scope, &queue, None, None).await?,
+                _ => set_queue(&self.q, &mut tx, claim.scope, &queue, None, None).await?,
             }
         }
         let next_wake = if examined < claim.limit {
-            let next: Option<i64> = sqlx::query_scalar(include_str!("sql/queue_next_wake.sql"))
+            let next: Option<i64> = sqlx::query_scalar(self.q.queue_next_wake.clone())
                 .bind(claim.scope)
                 .bind(micros(now))
                 .fetch_one(&mut *tx)
@@ -429,7 +481,7 @@ impl Store for SqliteStore {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let now = f.now.unwrap_or_else(Utc::now);
-        let owned = sqlx::query(include_str!("sql/lock_check.sql"))
+        let owned = sqlx::query(self.q.lock_check.clone())
             .bind(f.scope)
             .bind(f.queue)
             .bind(f.node)
@@ -442,7 +494,7 @@ impl Store for SqliteStore {
         }
         let (row, keep_lock) = match f.outcome {
             Outcome::Done => (
-                sqlx::query(include_str!("sql/job_complete.sql"))
+                sqlx::query(self.q.job_complete.clone())
                     .bind(f.job_id)
                     .bind(i64::from(f.attempt))
                     .bind(micros(now))
@@ -456,7 +508,7 @@ impl Store for SqliteStore {
                 give_up,
                 keep_lock,
             } => (
-                sqlx::query(include_str!("sql/job_fail.sql"))
+                sqlx::query(self.q.job_fail.clone())
                     .bind(f.job_id)
                     .bind(i64::from(f.attempt))
                     .bind(micros(now))
@@ -472,13 +524,13 @@ impl Store for SqliteStore {
             return Err(lost);
         };
         let job = job_from_row(&row)?;
-        refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true).await?;
+        refresh(&self.q, &mut tx, f.scope, f.queue, now, !keep_lock, true).await?;
         tx.commit().await?;
         Ok(job)
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
-        let row = sqlx::query(include_str!("sql/job_get.sql"))
+        let row = sqlx::query(self.q.job_get.clone())
             .bind(scope)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -488,7 +540,7 @@ impl Store for SqliteStore {
     }
 
     async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
-        let rows = sqlx::query(include_str!("sql/job_list.sql"))
+        let rows = sqlx::query(self.q.job_list.clone())
             .bind(scope)
             .bind(filter.id)
             .bind(filter.queue.as_deref())
@@ -510,7 +562,7 @@ impl Store for SqliteStore {
         let mut conn = self.pool.acquire().await?;
         // One read transaction, so that the heads match the queue rows.
         let mut tx = conn.begin().await?;
-        let rows = sqlx::query(include_str!("sql/queue_list.sql"))
+        let rows = sqlx::query(self.q.queue_list.clone())
             .bind(scope)
             .bind(micros(now))
             .fetch_all(&mut *tx)
@@ -519,7 +571,7 @@ impl Store for SqliteStore {
         for r in &rows {
             let head_id: Option<i64> = r.try_get("head_id")?;
             let head = match head_id {
-                Some(id) => sqlx::query("SELECT * FROM queuetopia_jobs WHERE id = ?1")
+                Some(id) => sqlx::query(self.q.job_by_id.clone())
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?
@@ -561,7 +613,7 @@ impl Store for SqliteStore {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let now = now.unwrap_or_else(Utc::now);
-        let Some((job, running)) = job_get_on(&mut tx, scope, id).await? else {
+        let Some((job, running)) = job_get_on(&self.q, &mut tx, scope, id).await? else {
             return Err(Error::JobNotFound(id));
         };
         if running {
@@ -571,11 +623,8 @@ impl Store for SqliteStore {
             });
         }
         let (sql, refused) = match action {
-            JobAction::Retry => (include_str!("sql/job_retry.sql"), "it is done"),
-            JobAction::Skip => (
-                include_str!("sql/job_skip.sql"),
-                "it is already done or given up",
-            ),
+            JobAction::Retry => (self.q.job_retry.clone(), "it is done"),
+            JobAction::Skip => (self.q.job_skip.clone(), "it is already done or given up"),
         };
         let row = sqlx::query(sql)
             .bind(scope)
@@ -590,7 +639,7 @@ impl Store for SqliteStore {
             });
         };
         let updated = job_from_row(&row)?;
-        refresh(&mut tx, scope, &job.queue, now, false, false).await?;
+        refresh(&self.q, &mut tx, scope, &job.queue, now, false, false).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -606,7 +655,7 @@ impl Store for SqliteStore {
         let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
-        let done = sqlx::query(include_str!("sql/job_delete_done.sql"))
+        let done = sqlx::query(self.q.job_delete_done.clone())
             .bind(scope)
             .bind(micros(cutoff))
             .bind(i64::from(limit))
@@ -625,7 +674,7 @@ impl Store for SqliteStore {
         let now = now.unwrap_or_else(Utc::now);
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
-        let done = sqlx::query(include_str!("sql/queue_prune.sql"))
+        let done = sqlx::query(self.q.queue_prune.clone())
             .bind(scope)
             .bind(micros(now))
             .bind(i64::from(limit))
@@ -638,7 +687,7 @@ impl Store for SqliteStore {
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
-        let done = sqlx::query(include_str!("sql/lock_release_all.sql"))
+        let done = sqlx::query(self.q.lock_release_all.clone())
             .bind(scope)
             .bind(node)
             .bind(micros(Utc::now()))
@@ -650,11 +699,12 @@ impl Store for SqliteStore {
 }
 
 async fn job_get_on(
+    q: &Queries,
     conn: &mut SqliteConnection,
     scope: &str,
     id: i64,
 ) -> Result<Option<(Job, bool)>> {
-    let row = sqlx::query(include_str!("sql/job_get.sql"))
+    let row = sqlx::query(q.job_get.clone())
         .bind(scope)
         .bind(id)
         .fetch_optional(conn)

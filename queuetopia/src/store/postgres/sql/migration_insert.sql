@@ -1,0 +1,1 @@
+INSERT INTO queuetopia_migrations (version) VALUES ($1)

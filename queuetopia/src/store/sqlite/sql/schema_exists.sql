@@ -1,0 +1,3 @@
+SELECT EXISTS (
+    SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queuetopia_migrations'
+)
