@@ -17,6 +17,8 @@ pub enum Backend {
     Postgres,
     /// SQLite.
     Sqlite,
+    /// MySQL or MariaDB.
+    MySql,
 }
 
 /// A database holding Queuetopia's tables, shared by every scope on it.
@@ -37,7 +39,8 @@ impl std::fmt::Debug for Db {
 }
 
 /// Connects to the database at `url`: `postgres://…` (or `postgresql://…`),
-/// or `sqlite://path/to/file.db` (created if missing, in WAL mode).
+/// `mysql://…` (or `mariadb://…`), or `sqlite://path/to/file.db` (created if
+/// missing, in WAL mode).
 ///
 /// # Errors
 ///
@@ -80,6 +83,34 @@ impl Db {
                 "PostgreSQL needs the `postgres` cargo feature of queuetopia",
             ));
         }
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            #[cfg(feature = "mysql")]
+            {
+                use std::str::FromStr;
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)?;
+                let pool = sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(16)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // Fewer gap locks than REPEATABLE READ; correctness
+                            // does not depend on it (see the backend's docs).
+                            sqlx::raw_sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                                .execute(conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?;
+                return Db::from_mysql_pool_with(pool, tables);
+            }
+            #[cfg(not(feature = "mysql"))]
+            return Err(Error::validation(
+                "url",
+                "MySQL and MariaDB need the `mysql` cargo feature of queuetopia",
+            ));
+        }
         if url.starts_with("sqlite:") {
             #[cfg(feature = "sqlite")]
             {
@@ -102,7 +133,7 @@ impl Db {
         }
         Err(Error::validation(
             "url",
-            "must start with postgres://, postgresql:// or sqlite:",
+            "must start with postgres://, postgresql://, mysql://, mariadb:// or sqlite:",
         ))
     }
 
@@ -158,6 +189,41 @@ impl Db {
         })
     }
 
+    /// Uses a MySQL or MariaDB pool the application already has.
+    #[cfg(feature = "mysql")]
+    pub fn from_mysql_pool(pool: sqlx::MySqlPool) -> Db {
+        Db {
+            store: Arc::new(crate::store::mysql::MySqlStore::new(
+                pool,
+                Tables::default(),
+            )),
+        }
+    }
+
+    /// Uses a MySQL or MariaDB pool the application already has, with the
+    /// tables named as `tables` says (the pool's database holds them: a
+    /// prefix only).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for a bad table prefix, or any schema.
+    #[cfg(feature = "mysql")]
+    pub fn from_mysql_pool_with(pool: sqlx::MySqlPool, tables: Tables) -> Result<Db> {
+        tables.check(false)?;
+        Ok(Db {
+            store: Arc::new(crate::store::mysql::MySqlStore::new(pool, tables)),
+        })
+    }
+
+    /// The MySQL pool, when this `Db` runs on MySQL or MariaDB.
+    #[cfg(feature = "mysql")]
+    pub fn mysql_pool(&self) -> Option<&sqlx::MySqlPool> {
+        self.store
+            .as_any()
+            .downcast_ref::<crate::store::mysql::MySqlStore>()
+            .map(|s| s.pool())
+    }
+
     /// The PostgreSQL pool, when this `Db` runs on PostgreSQL.
     #[cfg(feature = "postgres")]
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
@@ -180,6 +246,7 @@ impl Db {
     pub fn backend(&self) -> Backend {
         match self.store.backend() {
             "postgres" => Backend::Postgres,
+            "mysql" => Backend::MySql,
             _ => Backend::Sqlite,
         }
     }
@@ -250,6 +317,13 @@ impl Db {
 impl From<sqlx::PgPool> for Db {
     fn from(pool: sqlx::PgPool) -> Self {
         Db::from_pg_pool(pool)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for Db {
+    fn from(pool: sqlx::MySqlPool) -> Self {
+        Db::from_mysql_pool(pool)
     }
 }
 

@@ -170,7 +170,15 @@ impl From<sqlx::Error> for BackendError {
             sqlx::Error::Database(db) => {
                 let code = db.code();
                 let code = code.as_deref().unwrap_or("");
-                if db.is_unique_violation() {
+                #[cfg(feature = "mysql")]
+                let mysql = db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .map(|e| e.number());
+                #[cfg(not(feature = "mysql"))]
+                let mysql: Option<u16> = None;
+                if let Some(kind) = mysql.and_then(mysql_kind) {
+                    kind
+                } else if db.is_unique_violation() {
                     BackendErrorKind::UniqueViolation
                 } else if BUSY_CODES.contains(&code) {
                     BackendErrorKind::Busy
@@ -183,6 +191,17 @@ impl From<sqlx::Error> for BackendError {
             _ => BackendErrorKind::Other,
         };
         BackendError { kind, source }
+    }
+}
+
+/// MySQL and MariaDB error numbers that say more than their SQLSTATE.
+fn mysql_kind(number: u16) -> Option<BackendErrorKind> {
+    match number {
+        // deadlock, lock wait timeout, NOWAIT lock, query interrupted
+        1213 | 1205 | 3572 | 1317 => Some(BackendErrorKind::Busy),
+        // server gone away, lost connection, shutting down, connection killed
+        2006 | 2013 | 1053 | 1927 | 4031 => Some(BackendErrorKind::Connection),
+        _ => None,
     }
 }
 

@@ -117,14 +117,14 @@ impl JobFilter {
         Ok(())
     }
 
-    /// The `LIKE` pattern of the search text, with `\` as escape character.
-    pub(crate) fn like_pattern(&self) -> Option<String> {
+    /// The `LIKE` pattern of the search text, with `escape` as escape character.
+    pub(crate) fn like_pattern(&self, escape: char) -> Option<String> {
         self.search.as_ref().map(|s| {
             let mut p = String::with_capacity(s.len() + 2);
             p.push('%');
             for c in s.chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    p.push('\\');
+                if c == '%' || c == '_' || c == escape {
+                    p.push(escape);
                 }
                 p.push(c);
             }

@@ -376,7 +376,8 @@ impl Queuetopia {
 }
 
 /// A connection that jobs can be created on, inside the caller's
-/// transaction: `PgConnection` and `SqliteConnection` (pass `&mut *tx`).
+/// transaction: `PgConnection`, `MySqlConnection` and `SqliteConnection`
+/// (pass `&mut *tx`).
 pub trait TxConnection: sealed::Sealed + Send {
     #[doc(hidden)]
     fn insert_jobs<'a>(
@@ -394,6 +395,32 @@ mod sealed {
     impl Sealed for sqlx::PgConnection {}
     #[cfg(feature = "sqlite")]
     impl Sealed for sqlx::SqliteConnection {}
+    #[cfg(feature = "mysql")]
+    impl Sealed for sqlx::MySqlConnection {}
+}
+
+#[cfg(feature = "mysql")]
+impl TxConnection for sqlx::MySqlConnection {
+    fn insert_jobs<'a>(
+        &'a mut self,
+        db: &'a Db,
+        scope: &'a str,
+        jobs: &'a [NewJob],
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
+        Box::pin(async move {
+            let Some(store) = db
+                .store
+                .as_any()
+                .downcast_ref::<crate::store::mysql::MySqlStore>()
+            else {
+                return Err(Error::WrongBackend {
+                    expected: db.store.backend(),
+                });
+            };
+            Ok(store.insert_on(self, scope, jobs, now).await?.jobs)
+        })
+    }
 }
 
 #[cfg(feature = "postgres")]

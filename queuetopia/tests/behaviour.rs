@@ -656,24 +656,12 @@ async fn scheduled_jobs_wait_for_their_time(kind: Kind) {
 async fn rolled_back_creations_leave_no_trace(kind: Kind) {
     let t = fresh(kind).await;
     let q = producer(&t.db, "s").await;
-    match kind {
-        Kind::Postgres => {
-            let pool = t.db.pg_pool().unwrap();
-            let mut tx = pool.begin().await.unwrap();
-            q.create_job_in(&mut *tx, "fresh-queue", "a", json!({}), opts())
-                .await
-                .unwrap();
-            tx.rollback().await.unwrap();
-        }
-        Kind::Sqlite => {
-            let pool = t.db.sqlite_pool().unwrap();
-            let mut tx = pool.begin().await.unwrap();
-            q.create_job_in(&mut *tx, "fresh-queue", "a", json!({}), opts())
-                .await
-                .unwrap();
-            tx.rollback().await.unwrap();
-        }
-    }
+    in_tx!(t, tx => {
+        q.create_job_in(&mut *tx, "fresh-queue", "a", json!({}), opts())
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+    });
     assert!(
         q.list_jobs(&JobFilter::default())
             .await
@@ -689,43 +677,27 @@ async fn transactional_creations_run_in_commit_order(kind: Kind) {
     let script = Script::new("n1");
     let q = node(&t.db, "s", &script).await;
     let mut rx = q.subscribe();
-    let (early, late) = match kind {
-        Kind::Postgres => {
-            let pool = t.db.pg_pool().unwrap();
-            // The first transaction starts first (its now() is earlier) but
-            // commits last.
-            let mut first = pool.begin().await.unwrap();
+    // The first transaction begins first (on PostgreSQL its now() is the
+    // earlier one) but commits last: its job queues behind the other's.
+    let (early, late) = in_tx!(t, first, second => {
+        if t.kind != Kind::Sqlite {
+            // Start the first transaction for real (not on SQLite, where a
+            // reader that saw an older snapshot could not write after the
+            // second commits).
             sqlx::query("SELECT 1").execute(&mut *first).await.unwrap();
-            let mut second = pool.begin().await.unwrap();
-            let a = q
-                .create_job_in(&mut *second, "q", "a", json!({"tx": 2}), opts())
-                .await
-                .unwrap();
-            second.commit().await.unwrap();
-            let b = q
-                .create_job_in(&mut *first, "q", "a", json!({"tx": 1}), opts())
-                .await
-                .unwrap();
-            first.commit().await.unwrap();
-            (a, b)
         }
-        Kind::Sqlite => {
-            let pool = t.db.sqlite_pool().unwrap();
-            let mut second = pool.begin().await.unwrap();
-            let a = q
-                .create_job_in(&mut *second, "q", "a", json!({"tx": 2}), opts())
-                .await
-                .unwrap();
-            second.commit().await.unwrap();
-            let mut first = pool.begin().await.unwrap();
-            let b = q
-                .create_job_in(&mut *first, "q", "a", json!({"tx": 1}), opts())
-                .await
-                .unwrap();
-            first.commit().await.unwrap();
-            (a, b)
-        }
-    };
+        let a = q
+            .create_job_in(&mut *second, "q", "a", json!({"tx": 2}), opts())
+            .await
+            .unwrap();
+        second.commit().await.unwrap();
+        let b = q
+            .create_job_in(&mut *first, "q", "a", json!({"tx": 1}), opts())
+            .await
+            .unwrap();
+        first.commit().await.unwrap();
+        (a, b)
+    });
     q.wake();
     wait_successes(&mut rx, 2).await;
     assert_eq!(script.order("q"), vec![early.id, late.id]);
@@ -1439,22 +1411,23 @@ async fn a_burst_of_creations_into_a_busy_queue_makes_few_claims(kind: Kind) {
 async fn a_connection_of_another_backend_is_refused(kind: Kind) {
     let t = fresh(kind).await;
     let q = producer(&t.db, "s").await;
-    let refused = match kind {
-        Kind::Postgres => {
-            use sqlx::Connection;
-            let mut other = sqlx::SqliteConnection::connect("sqlite::memory:")
-                .await
-                .unwrap();
-            q.create_job_in(&mut other, "q", "a", json!({}), opts())
-                .await
-        }
-        Kind::Sqlite => {
-            use sqlx::Connection;
-            let mut other = sqlx::PgConnection::connect(&common::postgres_url())
-                .await
-                .unwrap();
-            q.create_job_in(&mut other, "q", "a", json!({}), opts())
-                .await
+    let refused = {
+        use sqlx::Connection;
+        match kind {
+            Kind::Postgres | Kind::MySql => {
+                let mut other = sqlx::SqliteConnection::connect("sqlite::memory:")
+                    .await
+                    .unwrap();
+                q.create_job_in(&mut other, "q", "a", json!({}), opts())
+                    .await
+            }
+            Kind::Sqlite => {
+                let mut other = sqlx::PgConnection::connect(&common::postgres_url())
+                    .await
+                    .unwrap();
+                q.create_job_in(&mut other, "q", "a", json!({}), opts())
+                    .await
+            }
         }
     };
     assert!(
@@ -1529,15 +1502,7 @@ async fn unsafe_table_names_are_refused(kind: Kind) {
         "a.b",
         "",
     ] {
-        let tables = queuetopia::Tables::default().prefix(bad);
-        let result = match kind {
-            Kind::Postgres => {
-                queuetopia::Db::from_pg_pool_with(t.db.pg_pool().unwrap().clone(), tables)
-            }
-            Kind::Sqlite => {
-                queuetopia::Db::from_sqlite_pool_with(t.db.sqlite_pool().unwrap().clone(), tables)
-            }
-        };
+        let result = t.with_tables(queuetopia::Tables::default().prefix(bad));
         assert!(
             matches!(
                 result,
@@ -1550,14 +1515,7 @@ async fn unsafe_table_names_are_refused(kind: Kind) {
         );
     }
     let schema = queuetopia::Tables::default().schema("public\"; DROP SCHEMA public; --");
-    let result = match kind {
-        Kind::Postgres => {
-            queuetopia::Db::from_pg_pool_with(t.db.pg_pool().unwrap().clone(), schema)
-        }
-        Kind::Sqlite => {
-            queuetopia::Db::from_sqlite_pool_with(t.db.sqlite_pool().unwrap().clone(), schema)
-        }
-    };
+    let result = t.with_tables(schema);
     assert!(matches!(
         result,
         Err(Error::Validation {

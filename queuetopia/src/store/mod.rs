@@ -23,6 +23,8 @@ use crate::error::Result;
 use crate::job::{Job, NewJob};
 use crate::list::{JobFilter, QueueInfo};
 
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
@@ -141,6 +143,33 @@ pub(crate) struct Head {
     pub(crate) max_attempts: i64,
     pub(crate) scheduled_at: DateTime<Utc>,
     pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl Head {
+    pub(crate) fn of(job: &Job) -> Head {
+        Head {
+            attempts: i64::from(job.attempts),
+            max_attempts: i64::from(job.max_attempts),
+            scheduled_at: job.scheduled_at,
+            next_attempt_at: job.next_attempt_at,
+        }
+    }
+}
+
+/// When a queue whose head is `head` may next run, if its lock is kept until
+/// `kept`: `None` when it has no open job or its head is held. Backends that
+/// refresh a queue in Rust use this; the others compute the same in SQL
+/// (`queue_refresh.sql`).
+pub(crate) fn ready_at(head: Option<&Job>, kept: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    let h = head?;
+    if h.is_exhausted() {
+        return None;
+    }
+    let mut ready = h.scheduled_at;
+    for t in [h.next_attempt_at, kept].into_iter().flatten() {
+        ready = ready.max(t);
+    }
+    Some(ready)
 }
 
 /// Decides what to do with a queue whose head is `head`, at `now`.

@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, broadcast};
 pub enum Kind {
     Postgres,
     Sqlite,
+    MySql,
 }
 
 /// How long any wait of a test may take before it fails.
@@ -27,7 +28,20 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-/// An isolated database: its own schema on PostgreSQL, its own file on SQLite.
+pub fn mysql_url() -> String {
+    std::env::var("QUEUETOPIA_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+}
+
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// An isolated database: its own schema on PostgreSQL, its own database on
+/// MySQL, its own file on SQLite.
 pub struct TestDb {
     pub db: Db,
     pub kind: Kind,
@@ -62,6 +76,17 @@ impl TestDb {
         self.reconnect_with(queuetopia::Tables::default()).await
     }
 
+    /// The same pool, with the tables placed as `tables` says.
+    pub fn with_tables(&self, tables: queuetopia::Tables) -> queuetopia::Result<Db> {
+        match self.kind {
+            Kind::Postgres => Db::from_pg_pool_with(self.db.pg_pool().unwrap().clone(), tables),
+            Kind::Sqlite => {
+                Db::from_sqlite_pool_with(self.db.sqlite_pool().unwrap().clone(), tables)
+            }
+            Kind::MySql => Db::from_mysql_pool_with(self.db.mysql_pool().unwrap().clone(), tables),
+        }
+    }
+
     /// A second handle on the same database, with the tables placed elsewhere.
     pub async fn reconnect_with(&self, tables: queuetopia::Tables) -> Db {
         match self.kind {
@@ -79,6 +104,15 @@ impl TestDb {
                 Db::connect_with(&format!("sqlite://{}", file.display()), tables)
                     .await
                     .expect("reopen")
+            }
+            Kind::MySql => {
+                let options = self.db.mysql_pool().expect("mysql").connect_options();
+                let pool = sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(4)
+                    .connect_with((*options).clone())
+                    .await
+                    .expect("reconnect");
+                Db::from_mysql_pool_with(pool, tables).expect("placement")
             }
         }
     }
@@ -146,6 +180,44 @@ pub async fn fresh_unmigrated(kind: Kind) -> TestDb {
                 file: None,
             }
         }
+        Kind::MySql => {
+            use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+            use std::str::FromStr;
+            let url = mysql_url();
+            let admin = MySqlPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "MariaDB/MySQL is not reachable at {url} ({e}). Start it with \
+                         `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd` \
+                         (add `--chuid mysql` if it refuses to run as root), or point \
+                         QUEUETOPIA_TEST_MYSQL_URL at a server"
+                    )
+                });
+            drop_old_databases(&admin).await;
+            let name = format!("qt_{}_{}", epoch_secs(), unique());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&admin)
+                .await
+                .expect("create database");
+            admin.close().await;
+            let options = MySqlConnectOptions::from_str(&url)
+                .expect("url")
+                .database(&name);
+            let pool = MySqlPoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .expect("connect to the test database");
+            TestDb {
+                db: Db::from_mysql_pool(pool),
+                kind,
+                schema: None,
+                file: None,
+            }
+        }
         Kind::Sqlite => {
             let file = std::env::temp_dir().join(format!("queuetopia-test-{}.db", unique()));
             let db = queuetopia::connect(&format!("sqlite://{}", file.display()))
@@ -183,6 +255,32 @@ async fn drop_old_schemas(admin: &sqlx::PgPool) {
         )))
         .execute(admin)
         .await;
+    }
+}
+
+/// Test databases of runs more than an hour old are dropped.
+async fn drop_old_databases(admin: &sqlx::MySqlPool) {
+    let cutoff = epoch_secs() - 3600;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata \
+         WHERE schema_name LIKE 'qt\\_%'",
+    )
+    .fetch_all(admin)
+    .await
+    .unwrap_or_default();
+    for name in names {
+        let old = name
+            .split('_')
+            .nth(1)
+            .and_then(|t| t.parse::<u64>().ok())
+            .is_some_and(|t| t < cutoff);
+        if old {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name}"
+            )))
+            .execute(admin)
+            .await;
+        }
     }
 }
 
@@ -408,6 +506,31 @@ where
     }
 }
 
+/// Runs `$body` with one or more open transactions of the test database's
+/// pool named `$tx…` (each arm is the same code on that backend's types).
+#[macro_export]
+macro_rules! in_tx {
+    ($t:expr, $($tx:ident),+ => $body:block) => {
+        match $t.kind {
+            $crate::common::Kind::Postgres => {
+                let pool = $t.db.pg_pool().unwrap();
+                $(let mut $tx = pool.begin().await.unwrap();)+
+                $body
+            }
+            $crate::common::Kind::Sqlite => {
+                let pool = $t.db.sqlite_pool().unwrap();
+                $(let mut $tx = pool.begin().await.unwrap();)+
+                $body
+            }
+            $crate::common::Kind::MySql => {
+                let pool = $t.db.mysql_pool().unwrap();
+                $(let mut $tx = pool.begin().await.unwrap();)+
+                $body
+            }
+        }
+    };
+}
+
 /// Instantiates each behaviour test once per backend.
 #[macro_export]
 macro_rules! behaviour_tests {
@@ -425,6 +548,14 @@ macro_rules! behaviour_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::common::Kind::Sqlite).await
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Kind::MySql).await
                 }
             )*
         }

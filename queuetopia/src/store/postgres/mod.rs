@@ -432,7 +432,7 @@ impl Store for PgStore {
             .bind(filter.queue.as_deref())
             .bind(filter.action.as_deref())
             .bind(filter.state.map(|s| s.as_str()))
-            .bind(filter.like_pattern())
+            .bind(filter.like_pattern('\\'))
             .bind(filter.after)
             .bind(filter.oldest_first)
             .bind(i64::from(filter.limit))

@@ -413,15 +413,7 @@ impl Store for SqliteStore {
                 .await?
                 .map(|row| job_from_row(&row))
                 .transpose()?;
-            let decision = decide(
-                head.as_ref().map(|h| Head {
-                    attempts: i64::from(h.attempts),
-                    max_attempts: i64::from(h.max_attempts),
-                    scheduled_at: h.scheduled_at,
-                    next_attempt_at: h.next_attempt_at,
-                }),
-                now,
-            );
+            let decision = decide(head.as_ref().map(Head::of), now);
             match (decision, head) {
                 (Decision::Run, Some(head)) => {
                     let lease = plus(now, head.timeout + claim.lease_margin);
@@ -546,7 +538,7 @@ impl Store for SqliteStore {
             .bind(filter.queue.as_deref())
             .bind(filter.action.as_deref())
             .bind(filter.state.map(|s| s.as_str()))
-            .bind(filter.like_pattern())
+            .bind(filter.like_pattern('\\'))
             .bind(filter.after)
             .bind(filter.oldest_first)
             .bind(i64::from(filter.limit))

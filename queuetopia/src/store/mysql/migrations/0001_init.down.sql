@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS queuetopia_queues;
+DROP TABLE IF EXISTS queuetopia_jobs;

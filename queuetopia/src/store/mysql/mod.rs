@@ -1,0 +1,824 @@
+//! MySQL and MariaDB.
+//!
+//! Claims lock ready queues with `FOR UPDATE SKIP LOCKED` (MySQL 8.0.1+,
+//! MariaDB 10.6+). Neither server has `UPDATE … RETURNING` in common, so
+//! writes are followed by reads, and claims decide in Rust
+//! ([`super::decide`]) as on SQLite. Times are `DATETIME(6)` in UTC from
+//! `UTC_TIMESTAMP(6)`, read once per operation unless a clock is pinned.
+//! Every read that must see the latest committed rows runs after the queue
+//! row's lock is taken (or is a locking read), so any isolation level works;
+//! pools made by [`crate::Db::connect`] use READ COMMITTED, which takes fewer
+//! gap locks.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::Value;
+use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
+use sqlx::{Connection, Row};
+
+use super::{
+    ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, Migration, NextWake,
+    Outcome, QueueClaim, Store, decide, order_like_input, ready_at,
+};
+use crate::error::{Error, Result};
+use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
+use crate::list::{JobFilter, QueueInfo, QueueLock, blocked};
+use crate::tables::Tables;
+
+super::queries!(
+    db_now,
+    job_attempt,
+    job_by_id,
+    job_by_sequences,
+    job_complete,
+    job_delete_done,
+    job_fail,
+    job_get,
+    job_head,
+    job_insert,
+    job_list,
+    job_open,
+    job_retry,
+    job_skip,
+    lock_check,
+    lock_release_all,
+    migrate_lock,
+    migrate_unlock,
+    migration_delete,
+    migration_insert,
+    migrations_table,
+    queue_list,
+    queue_lock_row,
+    queue_next_wake,
+    queue_prune,
+    queue_ready,
+    queue_refresh,
+    queue_row,
+    queue_set,
+    queue_upsert,
+    queue_upserted,
+    schema_exists,
+    schema_version,
+);
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    up: include_str!("migrations/0001_init.up.sql"),
+    down: include_str!("migrations/0001_init.down.sql"),
+}];
+
+/// The MySQL / MariaDB store.
+pub(crate) struct MySqlStore {
+    pool: MySqlPool,
+    tables: Tables,
+    q: Queries,
+}
+
+fn time(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+fn opt_time(t: Option<NaiveDateTime>) -> Option<DateTime<Utc>> {
+    t.map(time)
+}
+
+fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t + chrono::Duration::milliseconds(millis(d))
+}
+
+fn duration(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+fn job_from_row(row: &MySqlRow) -> Result<Job> {
+    let params: String = row.try_get("params")?;
+    let params = match serde_json::from_str(&params) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(sqlx::Error::Decode("params is not a JSON object".into()).into()),
+    };
+    let policy: Option<String> = row.try_get("on_exhausted")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        scope: row.try_get("scope")?,
+        queue: row.try_get("queue")?,
+        action: row.try_get("action")?,
+        params,
+        sequence: row.try_get("sequence")?,
+        scheduled_at: time(row.try_get("scheduled_at")?),
+        timeout: duration(row.try_get("timeout_ms")?),
+        max_backoff: duration(row.try_get("max_backoff_ms")?),
+        max_attempts: count(row.try_get("max_attempts")?),
+        on_exhausted: policy.as_deref().and_then(ExhaustionPolicy::parse),
+        attempts: count(row.try_get("attempts")?),
+        attempted_at: opt_time(row.try_get("attempted_at")?),
+        attempted_by: row.try_get("attempted_by")?,
+        next_attempt_at: opt_time(row.try_get("next_attempt_at")?),
+        done_at: opt_time(row.try_get("done_at")?),
+        given_up_at: opt_time(row.try_get("given_up_at")?),
+        error: row.try_get("error")?,
+        inserted_at: time(row.try_get("inserted_at")?),
+        updated_at: time(row.try_get("updated_at")?),
+    })
+}
+
+/// `EXISTS (…)` comes back as an integer.
+fn flag(row: &MySqlRow, column: &str) -> Result<bool> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+impl MySqlStore {
+    pub(crate) fn new(pool: MySqlPool, tables: Tables) -> Self {
+        MySqlStore {
+            pool,
+            q: Queries::new(&tables),
+            tables,
+        }
+    }
+
+    pub(crate) fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// The pinned clock, or the database's.
+    async fn now(
+        &self,
+        conn: &mut MySqlConnection,
+        pinned: Option<DateTime<Utc>>,
+    ) -> Result<DateTime<Utc>> {
+        match pinned {
+            Some(t) => Ok(t),
+            None => {
+                let t: NaiveDateTime = sqlx::query_scalar(self.q.db_now.clone())
+                    .fetch_one(conn)
+                    .await?;
+                Ok(time(t))
+            }
+        }
+    }
+
+    /// Creates jobs on the caller's connection (inside its transaction).
+    pub(crate) async fn insert_on(
+        &self,
+        conn: &mut MySqlConnection,
+        scope: &str,
+        jobs: &[NewJob],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Inserted> {
+        let now = self.now(conn, now).await?;
+        self.insert(conn, scope, jobs, now).await
+    }
+
+    async fn insert(
+        &self,
+        conn: &mut MySqlConnection,
+        scope: &str,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<Inserted> {
+        let q = &self.q;
+        // Per queue, in order of first appearance: count, any job without a
+        // schedule, earliest scheduled time. Rows are locked in name order,
+        // so that two batches never deadlock.
+        let mut per_queue: Vec<(&str, i64, bool, Option<DateTime<Utc>>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for job in jobs {
+            let i = *index.entry(job.queue.as_str()).or_insert_with(|| {
+                per_queue.push((job.queue.as_str(), 0, false, None));
+                per_queue.len() - 1
+            });
+            let entry = &mut per_queue[i];
+            entry.1 += 1;
+            let timed = match job.options.schedule {
+                Schedule::Now => {
+                    entry.2 = true;
+                    None
+                }
+                Schedule::At(t) => Some(t),
+                Schedule::In(d) => Some(plus(now, d)),
+            };
+            if let Some(t) = timed {
+                entry.3 = Some(entry.3.map_or(t, |e| e.min(t)));
+            }
+        }
+        per_queue.sort_by(|a, b| a.0.cmp(b.0));
+        let mut next: HashMap<&str, (i64, i64, Option<DateTime<Utc>>)> = HashMap::new();
+        let mut wake = false;
+        for (queue, n, has_now, first_timed) in &per_queue {
+            let now_for_queue = has_now.then_some(now);
+            let ready = match (first_timed, now_for_queue) {
+                (Some(t), Some(n)) => (*t).min(n),
+                (Some(t), None) => *t,
+                (None, _) => now,
+            };
+            sqlx::query(q.queue_upsert.clone())
+                .bind(scope)
+                .bind(*queue)
+                .bind(*n)
+                .bind(now_for_queue)
+                .bind(ready)
+                .execute(&mut *conn)
+                .await?;
+            let row = sqlx::query(q.queue_upserted.clone())
+                .bind(now)
+                .bind(now)
+                .bind(scope)
+                .bind(*queue)
+                .fetch_one(&mut *conn)
+                .await?;
+            wake |= row.try_get::<Option<i64>, _>("ready")?.unwrap_or(0) != 0;
+            let last: i64 = row.try_get("next_sequence")?;
+            let enqueued: Option<NaiveDateTime> = row.try_get("last_enqueued_at")?;
+            next.insert(queue, (last - n, last - n, opt_time(enqueued)));
+        }
+        let mut lowest_id = i64::MAX;
+        for job in jobs {
+            let o = &job.options;
+            let (sequence, _, enqueued) = next
+                .get_mut(job.queue.as_str())
+                .expect("every queue was upserted above");
+            *sequence += 1;
+            let scheduled_at = match o.schedule {
+                Schedule::Now => enqueued.unwrap_or(now),
+                Schedule::At(t) => t,
+                Schedule::In(d) => plus(now, d),
+            };
+            let done = sqlx::query(q.job_insert.clone())
+                .bind(scope)
+                .bind(&job.queue)
+                .bind(&job.action)
+                .bind(Value::Object(job.params.clone()).to_string())
+                .bind(*sequence)
+                .bind(scheduled_at)
+                .bind(millis(o.timeout))
+                .bind(millis(o.max_backoff))
+                .bind(i64::from(o.max_attempts))
+                .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
+                .bind(now)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            let id = i64::try_from(done.last_insert_id()).unwrap_or(i64::MAX);
+            lowest_id = lowest_id.min(id);
+        }
+        let mut stored = Vec::with_capacity(jobs.len());
+        for (queue, (last, first, _)) in &next {
+            let rows = sqlx::query(q.job_by_sequences.clone())
+                .bind(scope)
+                .bind(*queue)
+                .bind(first + 1)
+                .bind(*last)
+                .bind(lowest_id)
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in &rows {
+                stored.push(job_from_row(row)?);
+            }
+        }
+        Ok(Inserted {
+            jobs: order_like_input(jobs, stored),
+            wake,
+        })
+    }
+
+    /// Recomputes a queue's row from its head, under the row's lock.
+    async fn refresh(
+        &self,
+        conn: &mut MySqlConnection,
+        scope: &str,
+        queue: &str,
+        now: DateTime<Utc>,
+        release_lock: bool,
+        clear_running: bool,
+    ) -> Result<()> {
+        let q = &self.q;
+        let row = sqlx::query(q.queue_row.clone())
+            .bind(scope)
+            .bind(queue)
+            .fetch_one(&mut *conn)
+            .await?;
+        let locked_until = opt_time(row.try_get("locked_until")?);
+        let blocked_since = opt_time(row.try_get("blocked_since")?);
+        let head = self.head(conn, scope, queue).await?;
+        let kept = if release_lock { None } else { locked_until };
+        let ready = ready_at(head.as_ref(), kept);
+        let blocked = match &head {
+            Some(h) if h.error.is_some() => Some(blocked_since.unwrap_or(now)),
+            _ => None,
+        };
+        sqlx::query(q.queue_refresh.clone())
+            .bind(clear_running)
+            .bind(release_lock)
+            .bind(release_lock)
+            .bind(release_lock)
+            .bind(ready)
+            .bind(blocked)
+            .bind(scope)
+            .bind(queue)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn head(
+        &self,
+        conn: &mut MySqlConnection,
+        scope: &str,
+        queue: &str,
+    ) -> Result<Option<Job>> {
+        sqlx::query(self.q.job_head.clone())
+            .bind(scope)
+            .bind(queue)
+            .fetch_optional(conn)
+            .await?
+            .map(|row| job_from_row(&row))
+            .transpose()
+    }
+
+    async fn job_by_id(&self, conn: &mut MySqlConnection, id: i64) -> Result<Job> {
+        let row = sqlx::query(self.q.job_by_id.clone())
+            .bind(id)
+            .fetch_one(conn)
+            .await?;
+        job_from_row(&row)
+    }
+
+    /// Writes a queue's lock and ready time, as a claim decided them.
+    async fn set_queue(
+        &self,
+        conn: &mut MySqlConnection,
+        scope: &str,
+        queue: &str,
+        lock: Option<(&str, DateTime<Utc>, i64, i64)>,
+        ready_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query(self.q.queue_set.clone())
+            .bind(lock.map(|l| l.0))
+            .bind(lock.map(|l| l.1))
+            .bind(lock.map(|l| l.2))
+            .bind(lock.map(|l| l.3))
+            .bind(ready_at)
+            .bind(scope)
+            .bind(queue)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Runs a migration script one statement at a time (MySQL commits DDL on
+    /// its own, so a script cannot be one transaction).
+    async fn run_script(&self, conn: &mut MySqlConnection, script: &str) -> Result<()> {
+        for statement in script.split(";\n") {
+            let has_sql = statement
+                .lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+            if has_sql {
+                sqlx::raw_sql(super::sql(&self.tables, statement))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn migrate_locked(&self, conn: &mut MySqlConnection, target: u32) -> Result<()> {
+        let q = &self.q;
+        sqlx::raw_sql(q.migrations_table.clone())
+            .execute(&mut *conn)
+            .await?;
+        let current: Option<i32> = sqlx::query_scalar(q.schema_version.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+        let current = current.map_or(0, count);
+        for m in MIGRATIONS
+            .iter()
+            .filter(|m| m.version > current && m.version <= target)
+        {
+            self.run_script(conn, m.up).await?;
+            sqlx::query(q.migration_insert.clone())
+                .bind(m.version)
+                .execute(&mut *conn)
+                .await?;
+        }
+        for m in MIGRATIONS
+            .iter()
+            .rev()
+            .filter(|m| m.version <= current && m.version > target)
+        {
+            self.run_script(conn, m.down).await?;
+            sqlx::query(q.migration_delete.clone())
+                .bind(m.version)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for MySqlStore {
+    fn backend(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        let exists: bool = sqlx::query_scalar::<_, i64>(self.q.schema_exists.clone())
+            .fetch_one(&self.pool)
+            .await?
+            != 0;
+        if !exists {
+            return Ok(0);
+        }
+        let v: Option<i32> = sqlx::query_scalar(self.q.schema_version.clone())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v.map_or(0, count))
+    }
+
+    async fn schema_migrate(&self, target: u32) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let locked: Option<i64> = sqlx::query_scalar(self.q.migrate_lock.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+        if locked != Some(1) {
+            return Err(sqlx::Error::Protocol(
+                "timed out waiting for another node's migration".into(),
+            )
+            .into());
+        }
+        let result = self.migrate_locked(&mut conn, target).await;
+        sqlx::query(self.q.migrate_unlock.clone())
+            .execute(&mut *conn)
+            .await?;
+        result
+    }
+
+    async fn job_insert(
+        &self,
+        scope: &str,
+        jobs: &[NewJob],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Inserted> {
+        if jobs.is_empty() {
+            return Ok(Inserted {
+                jobs: Vec::new(),
+                wake: false,
+            });
+        }
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, now).await?;
+        let mut tx = conn.begin().await?;
+        let inserted = self.insert(&mut tx, scope, jobs, now).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
+        let q = &self.q;
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, claim.now).await?;
+        let mut tx = conn.begin().await?;
+        let ready: Vec<(String, Option<i64>)> = sqlx::query_as(q.queue_ready.clone())
+            .bind(claim.scope)
+            .bind(now)
+            .bind(now)
+            .bind(i64::from(claim.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
+        let mut claimed = Vec::new();
+        for (queue, running) in ready {
+            // A lapsed lock whose attempt wrote no result: abandoned.
+            if let Some(running) = running {
+                let job = sqlx::query(q.job_open.clone())
+                    .bind(running)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = job {
+                    let job = job_from_row(&row)?;
+                    let lease = plus(now, job.timeout + claim.lease_margin);
+                    let lock = (claim.node, lease, claim.token, job.id);
+                    self.set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease))
+                        .await?;
+                    claimed.push(Claimed {
+                        job,
+                        abandoned: true,
+                    });
+                    continue;
+                }
+            }
+            let head = self.head(&mut tx, claim.scope, &queue).await?;
+            match (decide(head.as_ref().map(Head::of), now), head) {
+                (Decision::Run, Some(head)) => {
+                    let lease = plus(now, head.timeout + claim.lease_margin);
+                    let lock = (claim.node, lease, claim.token, head.id);
+                    self.set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease))
+                        .await?;
+                    sqlx::query(q.job_attempt.clone())
+                        .bind(now)
+                        .bind(claim.node)
+                        .bind(now)
+                        .bind(head.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    claimed.push(Claimed {
+                        job: self.job_by_id(&mut tx, head.id).await?,
+                        abandoned: false,
+                    });
+                }
+                (Decision::Wait(at), _) => {
+                    self.set_queue(&mut tx, claim.scope, &queue, None, Some(at))
+                        .await?;
+                }
+                _ => {
+                    self.set_queue(&mut tx, claim.scope, &queue, None, None)
+                        .await?
+                }
+            }
+        }
+        let next_wake = if examined < claim.limit {
+            let next: Option<NaiveDateTime> = sqlx::query_scalar(q.queue_next_wake.clone())
+                .bind(claim.scope)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            Some(NextWake {
+                now,
+                next: opt_time(next),
+            })
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(ClaimBatch {
+            claimed,
+            examined,
+            next_wake,
+        })
+    }
+
+    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Job> {
+        let q = &self.q;
+        let lost = Error::LeaseLost {
+            job_id: f.job_id,
+            attempt: f.attempt,
+        };
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, f.now).await?;
+        let mut tx = conn.begin().await?;
+        let owned = sqlx::query(q.lock_check.clone())
+            .bind(f.scope)
+            .bind(f.queue)
+            .bind(f.node)
+            .bind(f.job_id)
+            .bind(f.token)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() {
+            return Err(lost);
+        }
+        let (written, keep_lock) = match f.outcome {
+            Outcome::Done => (
+                sqlx::query(q.job_complete.clone())
+                    .bind(now)
+                    .bind(now)
+                    .bind(f.job_id)
+                    .bind(i64::from(f.attempt))
+                    .execute(&mut *tx)
+                    .await?,
+                false,
+            ),
+            Outcome::Failed {
+                error,
+                backoff,
+                give_up,
+                keep_lock,
+            } => (
+                sqlx::query(q.job_fail.clone())
+                    .bind(error)
+                    .bind(plus(now, backoff))
+                    .bind(give_up.then_some(now))
+                    .bind(now)
+                    .bind(f.job_id)
+                    .bind(i64::from(f.attempt))
+                    .execute(&mut *tx)
+                    .await?,
+                keep_lock,
+            ),
+        };
+        if written.rows_affected() != 1 {
+            return Err(lost);
+        }
+        let job = self.job_by_id(&mut tx, f.job_id).await?;
+        self.refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true)
+            .await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
+        let row = sqlx::query(self.q.job_get.clone())
+            .bind(scope)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((job_from_row(&r)?, flag(&r, "running")?)))
+            .transpose()
+    }
+
+    async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
+        let like = filter.like_pattern('!');
+        let state = filter.state.map(|s| s.as_str());
+        let rows = sqlx::query(self.q.job_list.clone())
+            .bind(scope)
+            .bind(filter.id)
+            .bind(filter.id)
+            .bind(filter.queue.as_deref())
+            .bind(filter.queue.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(like.as_deref())
+            .bind(like.as_deref())
+            .bind(like.as_deref())
+            .bind(like.as_deref())
+            .bind(filter.after)
+            .bind(filter.oldest_first)
+            .bind(filter.after)
+            .bind(filter.after)
+            .bind(state)
+            .bind(state)
+            .bind(filter.oldest_first)
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((job_from_row(r)?, flag(r, "running")?)))
+            .collect()
+    }
+
+    async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, now).await?;
+        // One transaction, so that the heads match the queue rows.
+        let mut tx = conn.begin().await?;
+        let rows = sqlx::query(self.q.queue_list.clone())
+            .bind(now)
+            .bind(now)
+            .bind(scope)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let head_id: Option<i64> = r.try_get("head_id")?;
+            let head = match head_id {
+                Some(id) => Some(self.job_by_id(&mut tx, id).await?),
+                None => None,
+            };
+            let locked_by: Option<String> = r.try_get("locked_by")?;
+            let locked_until = opt_time(r.try_get("locked_until")?);
+            let size: i64 = r.try_get("size")?;
+            let blocked_since = opt_time(r.try_get("blocked_since")?);
+            out.push(QueueInfo {
+                queue: r.try_get("queue")?,
+                size: u64::try_from(size).unwrap_or(0),
+                blocked: blocked(head.as_ref(), blocked_since),
+                lock: match (locked_by, locked_until) {
+                    (Some(node), Some(until)) => Some(QueueLock {
+                        node,
+                        until,
+                        running_job_id: r.try_get("running_job_id")?,
+                    }),
+                    _ => None,
+                },
+                head,
+            });
+        }
+        tx.commit().await?;
+        out.retain(|q| q.size > 0 || q.lock.is_some());
+        Ok(out)
+    }
+
+    async fn job_act(
+        &self,
+        scope: &str,
+        id: i64,
+        action: JobAction,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Job> {
+        let q = &self.q;
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, now).await?;
+        let mut tx = conn.begin().await?;
+        let job = sqlx::query(q.job_get.clone())
+            .bind(scope)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(job) = job else {
+            return Err(Error::JobNotFound(id));
+        };
+        let queue: String = job.try_get("queue")?;
+        let running: Option<i64> = sqlx::query_scalar(q.queue_lock_row.clone())
+            .bind(id)
+            .bind(scope)
+            .bind(&queue)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if running == Some(1) {
+            return Err(Error::JobState {
+                id,
+                reason: "an attempt of it is running",
+            });
+        }
+        let written = match action {
+            JobAction::Retry => {
+                sqlx::query(q.job_retry.clone())
+                    .bind(now)
+                    .bind(scope)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+            }
+            JobAction::Skip => {
+                sqlx::query(q.job_skip.clone())
+                    .bind(now)
+                    .bind(now)
+                    .bind(scope)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
+        if written.rows_affected() != 1 {
+            let reason = match action {
+                JobAction::Retry => "it is done",
+                JobAction::Skip => "it is already done or given up",
+            };
+            return Err(Error::JobState { id, reason });
+        }
+        let updated = self.job_by_id(&mut tx, id).await?;
+        self.refresh(&mut tx, scope, &queue, now, false, false)
+            .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn job_delete_done(
+        &self,
+        scope: &str,
+        older_than: Duration,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, now).await?;
+        let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
+        let done = sqlx::query(self.q.job_delete_done.clone())
+            .bind(scope)
+            .bind(cutoff)
+            .bind(i64::from(limit))
+            .execute(&mut *conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn queue_prune(
+        &self,
+        scope: &str,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, now).await?;
+        let done = sqlx::query(self.q.queue_prune.clone())
+            .bind(scope)
+            .bind(now)
+            .bind(i64::from(limit))
+            .execute(&mut *conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, None).await?;
+        let done = sqlx::query(self.q.lock_release_all.clone())
+            .bind(now)
+            .bind(now)
+            .bind(scope)
+            .bind(node)
+            .execute(&mut *conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,2 @@
+-- The database's clock, in UTC.
+SELECT UTC_TIMESTAMP(6)

@@ -1,0 +1,1 @@
+SELECT * FROM queuetopia_jobs WHERE id = ?

@@ -1,0 +1,1 @@
+SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.queuetopia_migrations'))

@@ -1,0 +1,1 @@
+DELETE FROM queuetopia_migrations WHERE version = ?

@@ -1,0 +1,1 @@
+INSERT INTO queuetopia_migrations (version, applied_at) VALUES (?, UTC_TIMESTAMP(6))
