@@ -90,11 +90,13 @@
 //! | feature | backend | notes |
 //! |---|---|---|
 //! | `sqlite` (default) | SQLite, bundled | embedded: no server; one writer at a time; nodes are processes on one machine |
-//! | `postgres` | PostgreSQL 12+ | production: many nodes, `SKIP LOCKED` claims of many queues per round trip |
+//! | `postgres` | PostgreSQL 12+ | production: many nodes, `SKIP LOCKED` claims of many queues per statement; tables in a schema or with a prefix |
+//! | `mysql` | MySQL 8.0.16+, MariaDB 10.6+ | many nodes, `SKIP LOCKED` claims; `DATETIME(6)` in UTC |
 //!
-//! Time comes from the database's clock on PostgreSQL (`now()`), and from the
-//! machine's clock on SQLite (the database lives on that machine). Tests can
-//! pin it with [`Clock::manual`].
+//! Time comes from the database's clock on PostgreSQL (`now()`) and MySQL
+//! (`UTC_TIMESTAMP(6)`), and from the machine's clock on SQLite (the database
+//! lives on that machine). Tests can pin it with [`Clock::manual`]. Where the
+//! tables live is set with [`Tables`] and [`Db::connect_with`].
 //!
 //! # Delivery: at least once
 //!

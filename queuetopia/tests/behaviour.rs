@@ -1529,7 +1529,60 @@ async fn unsafe_table_names_are_refused(kind: Kind) {
     );
 }
 
+async fn lost_connections_are_survived(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("n1");
+    let q = Queuetopia::builder(t.db.clone(), script.clone())
+        .scope("s")
+        .poll_interval(Duration::from_millis(500))
+        .lease_margin(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    // Short timeouts: a claim whose answer is lost with its connection is
+    // recovered when its lease (timeout + margin) runs out.
+    let options = || opts().timeout(Duration::from_millis(500));
+    let mut created = Vec::new();
+    for round in 0..5 {
+        for k in 0..3 {
+            let job = loop {
+                // Creating may meet a cut connection too: the caller retries.
+                match q
+                    .create_job(format!("q{k}"), "a", json!({"round": round}), options())
+                    .await
+                {
+                    Ok(job) => break job,
+                    Err(e) if e.is_transient() => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            created.push(job);
+        }
+        assert!(t.cut_connections().await > 0);
+    }
+    eventually("every job done after the cuts", || async {
+        q.list_jobs(&JobFilter::default().state(JobState::Done))
+            .await
+            .is_ok_and(|page| page.jobs.len() == created.len())
+    })
+    .await;
+    assert_eq!(script.overlaps.load(std::sync::atomic::Ordering::SeqCst), 0);
+    for k in 0..3 {
+        let queue = format!("q{k}");
+        let expected: Vec<i64> = created
+            .iter()
+            .filter(|j| j.queue == queue)
+            .map(|j| j.id)
+            .collect();
+        let mut order = script.order(&queue);
+        order.dedup();
+        assert_eq!(order, expected, "order of {queue}");
+    }
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
 behaviour_tests!(
+    lost_connections_are_survived,
     table_placement_keeps_instances_apart,
     unsafe_table_names_are_refused,
     a_burst_of_creations_into_a_busy_queue_makes_few_claims,

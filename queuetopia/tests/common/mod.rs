@@ -76,6 +76,62 @@ impl TestDb {
         self.reconnect_with(queuetopia::Tables::default()).await
     }
 
+    /// Cuts every connection of this test's pool from the server side (as a
+    /// server restart would); on SQLite, which has no server, holds the
+    /// database's write lock for a while instead.
+    pub async fn cut_connections(&self) -> u64 {
+        match self.kind {
+            Kind::Postgres => {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+                let killed: Vec<bool> = sqlx::query_scalar(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                )
+                .bind(self.schema.as_deref().unwrap())
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+                killed.len() as u64
+            }
+            Kind::MySql => {
+                use sqlx::Connection;
+                let mut admin = sqlx::MySqlConnection::connect(&mysql_url()).await.unwrap();
+                let database: String = sqlx::query_scalar("SELECT DATABASE()")
+                    .fetch_one(self.db.mysql_pool().unwrap())
+                    .await
+                    .unwrap();
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "SELECT id FROM information_schema.processlist WHERE db = ?",
+                )
+                .bind(&database)
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+                for id in &ids {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
+                        .execute(&mut admin)
+                        .await;
+                }
+                ids.len() as u64
+            }
+            Kind::Sqlite => {
+                use sqlx::Connection;
+                let file = self.file.as_ref().unwrap();
+                let mut other =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+                        .await
+                        .unwrap();
+                sqlx::raw_sql("BEGIN IMMEDIATE")
+                    .execute(&mut other)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+                1
+            }
+        }
+    }
+
     /// The same pool, with the tables placed as `tables` says.
     pub fn with_tables(&self, tables: queuetopia::Tables) -> queuetopia::Result<Db> {
         match self.kind {
@@ -167,6 +223,7 @@ pub async fn fresh_unmigrated(kind: Kind) -> TestDb {
             admin.close().await;
             let options = PgConnectOptions::from_str(&url)
                 .expect("url")
+                .application_name(&schema)
                 .options([("search_path", schema.as_str())]);
             let pool = PgPoolOptions::new()
                 .max_connections(8)
