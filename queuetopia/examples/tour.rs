@@ -8,10 +8,12 @@
 //! cargo run -p queuetopia --example tour
 //! ```
 //!
-//! Point it at PostgreSQL with a URL (and the `postgres` feature):
+//! Point it at PostgreSQL or MySQL/MariaDB with a URL (and the backend's
+//! cargo feature):
 //!
 //! ```sh
 //! cargo run -p queuetopia --features postgres --example tour -- postgres://postgres@127.0.0.1/test
+//! cargo run -p queuetopia --features mysql --example tour -- mysql://root@127.0.0.1/test
 //! ```
 
 use std::collections::BTreeMap;
