@@ -210,14 +210,49 @@ pub struct QueueLock {
     pub running_job_id: Option<i64>,
 }
 
-/// Why a queue is blocked, from its head and the time its head first failed.
-pub(crate) fn blocked(head: Option<&Job>, since: Option<DateTime<Utc>>) -> Option<Blocked> {
-    let (head, since) = (head?, since?);
-    head.error.as_ref()?;
-    Some(Blocked {
-        job_id: head.id,
-        since,
-        error: head.error.clone(),
-        held: head.is_exhausted(),
-    })
+/// A queue's row as every backend's listing reads it.
+pub(crate) struct QueueRow {
+    pub(crate) queue: String,
+    pub(crate) size: i64,
+    pub(crate) head: Option<Job>,
+    pub(crate) blocked_since: Option<DateTime<Utc>>,
+    /// Set only while the lease is live.
+    pub(crate) locked_by: Option<String>,
+    pub(crate) locked_until: Option<DateTime<Utc>>,
+    pub(crate) running_job_id: Option<i64>,
+}
+
+impl QueueRow {
+    /// What the listing shows of the queue; `None` for a queue with no open
+    /// job and no lock.
+    pub(crate) fn into_info(self) -> Option<QueueInfo> {
+        let lock = match (self.locked_by, self.locked_until) {
+            (Some(node), Some(until)) => Some(QueueLock {
+                node,
+                until,
+                running_job_id: self.running_job_id,
+            }),
+            _ => None,
+        };
+        let size = u64::try_from(self.size).unwrap_or(0);
+        if size == 0 && lock.is_none() {
+            return None;
+        }
+        let blocked = match (&self.head, self.blocked_since) {
+            (Some(head), Some(since)) if head.error.is_some() => Some(Blocked {
+                job_id: head.id,
+                since,
+                error: head.error.clone(),
+                held: head.is_exhausted(),
+            }),
+            _ => None,
+        };
+        Some(QueueInfo {
+            queue: self.queue,
+            size,
+            head: self.head,
+            blocked,
+            lock,
+        })
+    }
 }

@@ -391,85 +391,51 @@ pub trait TxConnection: sealed::Sealed + Send {
 
 mod sealed {
     pub trait Sealed {}
-    #[cfg(feature = "postgres")]
-    impl Sealed for sqlx::PgConnection {}
-    #[cfg(feature = "sqlite")]
-    impl Sealed for sqlx::SqliteConnection {}
-    #[cfg(feature = "mysql")]
-    impl Sealed for sqlx::MySqlConnection {}
 }
 
-#[cfg(feature = "mysql")]
-impl TxConnection for sqlx::MySqlConnection {
-    fn insert_jobs<'a>(
-        &'a mut self,
-        db: &'a Db,
-        scope: &'a str,
-        jobs: &'a [NewJob],
-        now: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
-        Box::pin(async move {
-            let Some(store) = db
-                .store
-                .as_any()
-                .downcast_ref::<crate::store::mysql::MySqlStore>()
-            else {
-                return Err(Error::WrongBackend {
-                    expected: db.store.backend(),
-                });
-            };
-            Ok(store.insert_on(self, scope, jobs, now).await?.jobs)
-        })
-    }
+/// Implements [`TxConnection`] for one backend's connection type.
+macro_rules! tx_connection {
+    ($feature:literal, $conn:ty, $store:ty) => {
+        #[cfg(feature = $feature)]
+        impl sealed::Sealed for $conn {}
+
+        #[cfg(feature = $feature)]
+        impl TxConnection for $conn {
+            fn insert_jobs<'a>(
+                &'a mut self,
+                db: &'a Db,
+                scope: &'a str,
+                jobs: &'a [NewJob],
+                now: Option<chrono::DateTime<chrono::Utc>>,
+            ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
+                Box::pin(async move {
+                    let Some(store) = db.store.as_any().downcast_ref::<$store>() else {
+                        return Err(Error::WrongBackend {
+                            expected: db.store.backend(),
+                        });
+                    };
+                    Ok(store.insert_on(self, scope, jobs, now).await?.jobs)
+                })
+            }
+        }
+    };
 }
 
-#[cfg(feature = "postgres")]
-impl TxConnection for sqlx::PgConnection {
-    fn insert_jobs<'a>(
-        &'a mut self,
-        db: &'a Db,
-        scope: &'a str,
-        jobs: &'a [NewJob],
-        now: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
-        Box::pin(async move {
-            let Some(store) = db
-                .store
-                .as_any()
-                .downcast_ref::<crate::store::postgres::PgStore>()
-            else {
-                return Err(Error::WrongBackend {
-                    expected: db.store.backend(),
-                });
-            };
-            Ok(store.insert_on(self, scope, jobs, now).await?.jobs)
-        })
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl TxConnection for sqlx::SqliteConnection {
-    fn insert_jobs<'a>(
-        &'a mut self,
-        db: &'a Db,
-        scope: &'a str,
-        jobs: &'a [NewJob],
-        now: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
-        Box::pin(async move {
-            let Some(store) = db
-                .store
-                .as_any()
-                .downcast_ref::<crate::store::sqlite::SqliteStore>()
-            else {
-                return Err(Error::WrongBackend {
-                    expected: db.store.backend(),
-                });
-            };
-            Ok(store.insert_on(self, scope, jobs, now).await?.jobs)
-        })
-    }
-}
+tx_connection!(
+    "postgres",
+    sqlx::PgConnection,
+    crate::store::postgres::PgStore
+);
+tx_connection!(
+    "sqlite",
+    sqlx::SqliteConnection,
+    crate::store::sqlite::SqliteStore
+);
+tx_connection!(
+    "mysql",
+    sqlx::MySqlConnection,
+    crate::store::mysql::MySqlStore
+);
 
 impl Builder {
     fn producer(db: Db) -> Builder {

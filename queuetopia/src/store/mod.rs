@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
-use crate::job::{Job, NewJob};
+use crate::job::{Job, NewJob, Schedule};
 use crate::list::{JobFilter, QueueInfo};
 
 #[cfg(feature = "mysql")]
@@ -122,6 +122,88 @@ pub(crate) enum JobAction {
     Retry,
     /// Give up a job that is not running or done, so its queue moves on.
     Skip,
+}
+
+impl JobAction {
+    /// Why the action was refused when its update matched no job.
+    pub(crate) fn refusal(self) -> &'static str {
+        match self {
+            JobAction::Retry => "it is done",
+            JobAction::Skip => "it is already done or given up",
+        }
+    }
+}
+
+/// What creating a batch of jobs does to one queue.
+pub(crate) struct QueuePlan<'a> {
+    pub(crate) queue: &'a str,
+    /// Jobs added to it.
+    pub(crate) count: i64,
+    /// Some job runs "now" (the queue's monotonic now, see `last_enqueued_at`).
+    pub(crate) has_now: bool,
+    /// The earliest explicit schedule among them.
+    pub(crate) first_timed: Option<DateTime<Utc>>,
+}
+
+impl QueuePlan<'_> {
+    /// The earliest time one of the new jobs may run: the queue's new
+    /// `ready_at` can be no later.
+    pub(crate) fn ready(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match (self.first_timed, self.has_now) {
+            (Some(t), true) => t.min(now),
+            (Some(t), false) => t,
+            (None, _) => now,
+        }
+    }
+}
+
+/// The queues a batch of jobs goes to, in name order (the order their rows
+/// are locked in, so that two batches never deadlock). Used by the backends
+/// that create jobs queue by queue; PostgreSQL does the same in SQL.
+pub(crate) fn plan_inserts(jobs: &[NewJob], now: DateTime<Utc>) -> Vec<QueuePlan<'_>> {
+    let mut plans: std::collections::BTreeMap<&str, QueuePlan<'_>> = Default::default();
+    for job in jobs {
+        let plan = plans.entry(job.queue.as_str()).or_insert(QueuePlan {
+            queue: job.queue.as_str(),
+            count: 0,
+            has_now: false,
+            first_timed: None,
+        });
+        plan.count += 1;
+        match scheduled_at(job.options.schedule, now) {
+            None => plan.has_now = true,
+            Some(t) => plan.first_timed = Some(plan.first_timed.map_or(t, |e| e.min(t))),
+        }
+    }
+    plans.into_values().collect()
+}
+
+/// When a job with this schedule may first run; `None` for "now".
+pub(crate) fn scheduled_at(schedule: Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match schedule {
+        Schedule::Now => None,
+        Schedule::At(t) => Some(t),
+        Schedule::In(d) => Some(now + chrono::Duration::milliseconds(crate::job::millis(d))),
+    }
+}
+
+/// The migrations to run to go from version `current` to `target`, in
+/// order, each with whether it goes up.
+pub(crate) fn migration_steps(
+    migrations: &'static [Migration],
+    current: u32,
+    target: u32,
+) -> Vec<(&'static Migration, bool)> {
+    let up = migrations
+        .iter()
+        .filter(|m| m.version > current && m.version <= target)
+        .map(|m| (m, true));
+    let down = migrations
+        .iter()
+        .rev()
+        .filter(|m| m.version <= current && m.version > target)
+        .map(|m| (m, false));
+    up.chain(down).collect()
 }
 
 /// What an idle claim decided for one queue, from its head job. Backends that

@@ -21,11 +21,11 @@ use sqlx::{Connection, Row};
 
 use super::{
     ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, Migration, NextWake,
-    Outcome, QueueClaim, Store, decide, order_like_input, ready_at,
+    Outcome, QueueClaim, Store, decide, order_like_input, plan_inserts, ready_at, scheduled_at,
 };
 use crate::error::{Error, Result};
-use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
-use crate::list::{JobFilter, QueueInfo, QueueLock, blocked};
+use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
+use crate::list::{JobFilter, QueueInfo, QueueRow};
 use crate::tables::Tables;
 
 super::queries!(
@@ -183,59 +183,29 @@ impl MySqlStore {
         now: DateTime<Utc>,
     ) -> Result<Inserted> {
         let q = &self.q;
-        // Per queue, in order of first appearance: count, any job without a
-        // schedule, earliest scheduled time. Rows are locked in name order,
-        // so that two batches never deadlock.
-        let mut per_queue: Vec<(&str, i64, bool, Option<DateTime<Utc>>)> = Vec::new();
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        for job in jobs {
-            let i = *index.entry(job.queue.as_str()).or_insert_with(|| {
-                per_queue.push((job.queue.as_str(), 0, false, None));
-                per_queue.len() - 1
-            });
-            let entry = &mut per_queue[i];
-            entry.1 += 1;
-            let timed = match job.options.schedule {
-                Schedule::Now => {
-                    entry.2 = true;
-                    None
-                }
-                Schedule::At(t) => Some(t),
-                Schedule::In(d) => Some(plus(now, d)),
-            };
-            if let Some(t) = timed {
-                entry.3 = Some(entry.3.map_or(t, |e| e.min(t)));
-            }
-        }
-        per_queue.sort_by(|a, b| a.0.cmp(b.0));
         let mut next: HashMap<&str, (i64, i64, Option<DateTime<Utc>>)> = HashMap::new();
         let mut wake = false;
-        for (queue, n, has_now, first_timed) in &per_queue {
-            let now_for_queue = has_now.then_some(now);
-            let ready = match (first_timed, now_for_queue) {
-                (Some(t), Some(n)) => (*t).min(n),
-                (Some(t), None) => *t,
-                (None, _) => now,
-            };
+        for plan in plan_inserts(jobs, now) {
             sqlx::query(q.queue_upsert.clone())
                 .bind(scope)
-                .bind(*queue)
-                .bind(*n)
-                .bind(now_for_queue)
-                .bind(ready)
+                .bind(plan.queue)
+                .bind(plan.count)
+                .bind(plan.has_now.then_some(now))
+                .bind(plan.ready(now))
                 .execute(&mut *conn)
                 .await?;
             let row = sqlx::query(q.queue_upserted.clone())
                 .bind(now)
                 .bind(now)
                 .bind(scope)
-                .bind(*queue)
+                .bind(plan.queue)
                 .fetch_one(&mut *conn)
                 .await?;
             wake |= row.try_get::<Option<i64>, _>("ready")?.unwrap_or(0) != 0;
             let last: i64 = row.try_get("next_sequence")?;
             let enqueued: Option<NaiveDateTime> = row.try_get("last_enqueued_at")?;
-            next.insert(queue, (last - n, last - n, opt_time(enqueued)));
+            let base = last - plan.count;
+            next.insert(plan.queue, (base, base, opt_time(enqueued)));
         }
         let mut lowest_id = i64::MAX;
         for job in jobs {
@@ -244,11 +214,7 @@ impl MySqlStore {
                 .get_mut(job.queue.as_str())
                 .expect("every queue was upserted above");
             *sequence += 1;
-            let scheduled_at = match o.schedule {
-                Schedule::Now => enqueued.unwrap_or(now),
-                Schedule::At(t) => t,
-                Schedule::In(d) => plus(now, d),
-            };
+            let scheduled_at = scheduled_at(o.schedule, now).or(*enqueued).unwrap_or(now);
             let done = sqlx::query(q.job_insert.clone())
                 .bind(scope)
                 .bind(&job.queue)
@@ -396,23 +362,14 @@ impl MySqlStore {
             .fetch_one(&mut *conn)
             .await?;
         let current = current.map_or(0, count);
-        for m in MIGRATIONS
-            .iter()
-            .filter(|m| m.version > current && m.version <= target)
-        {
-            self.run_script(conn, m.up).await?;
-            sqlx::query(q.migration_insert.clone())
-                .bind(m.version)
-                .execute(&mut *conn)
-                .await?;
-        }
-        for m in MIGRATIONS
-            .iter()
-            .rev()
-            .filter(|m| m.version <= current && m.version > target)
-        {
-            self.run_script(conn, m.down).await?;
-            sqlx::query(q.migration_delete.clone())
+        for (m, up) in super::migration_steps(MIGRATIONS, current, target) {
+            let (script, record) = if up {
+                (m.up, self.q.migration_insert.clone())
+            } else {
+                (m.down, self.q.migration_delete.clone())
+            };
+            self.run_script(conn, script).await?;
+            sqlx::query(record)
                 .bind(m.version)
                 .execute(&mut *conn)
                 .await?;
@@ -684,27 +641,20 @@ impl Store for MySqlStore {
                 Some(id) => Some(self.job_by_id(&mut tx, id).await?),
                 None => None,
             };
-            let locked_by: Option<String> = r.try_get("locked_by")?;
-            let locked_until = opt_time(r.try_get("locked_until")?);
-            let size: i64 = r.try_get("size")?;
-            let blocked_since = opt_time(r.try_get("blocked_since")?);
-            out.push(QueueInfo {
-                queue: r.try_get("queue")?,
-                size: u64::try_from(size).unwrap_or(0),
-                blocked: blocked(head.as_ref(), blocked_since),
-                lock: match (locked_by, locked_until) {
-                    (Some(node), Some(until)) => Some(QueueLock {
-                        node,
-                        until,
-                        running_job_id: r.try_get("running_job_id")?,
-                    }),
-                    _ => None,
-                },
-                head,
-            });
+            out.extend(
+                QueueRow {
+                    queue: r.try_get("queue")?,
+                    size: r.try_get("size")?,
+                    head,
+                    blocked_since: opt_time(r.try_get("blocked_since")?),
+                    locked_by: r.try_get("locked_by")?,
+                    locked_until: opt_time(r.try_get("locked_until")?),
+                    running_job_id: r.try_get("running_job_id")?,
+                }
+                .into_info(),
+            );
         }
         tx.commit().await?;
-        out.retain(|q| q.size > 0 || q.lock.is_some());
         Ok(out)
     }
 
@@ -760,11 +710,10 @@ impl Store for MySqlStore {
             }
         };
         if written.rows_affected() != 1 {
-            let reason = match action {
-                JobAction::Retry => "it is done",
-                JobAction::Skip => "it is already done or given up",
-            };
-            return Err(Error::JobState { id, reason });
+            return Err(Error::JobState {
+                id,
+                reason: action.refusal(),
+            });
         }
         let updated = self.job_by_id(&mut tx, id).await?;
         self.refresh(&mut tx, scope, &queue, now, false, false)

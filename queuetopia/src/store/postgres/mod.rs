@@ -18,7 +18,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
-use crate::list::{JobFilter, QueueInfo, QueueLock, blocked};
+use crate::list::{JobFilter, QueueInfo, QueueRow};
 use crate::tables::Tables;
 
 super::queries!(
@@ -271,27 +271,16 @@ impl Store for PgStore {
             .fetch_one(&mut *tx)
             .await?;
         let current = current.map_or(0, count);
-        for m in MIGRATIONS
-            .iter()
-            .filter(|m| m.version > current && m.version <= target)
-        {
-            sqlx::raw_sql(super::sql(&self.tables, m.up))
+        for (m, up) in super::migration_steps(MIGRATIONS, current, target) {
+            let (script, record) = if up {
+                (m.up, self.q.migration_insert.clone())
+            } else {
+                (m.down, self.q.migration_delete.clone())
+            };
+            sqlx::raw_sql(super::sql(&self.tables, script))
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(self.q.migration_insert.clone())
-                .bind(m.version as i32)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for m in MIGRATIONS
-            .iter()
-            .rev()
-            .filter(|m| m.version <= current && m.version > target)
-        {
-            sqlx::raw_sql(super::sql(&self.tables, m.down))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(self.q.migration_delete.clone())
+            sqlx::query(record)
                 .bind(m.version as i32)
                 .execute(&mut *tx)
                 .await?;
@@ -464,26 +453,19 @@ impl Store for PgStore {
         for r in &rows {
             let head_id: Option<i64> = r.try_get("head_id")?;
             let head = head_id.and_then(|id| heads.iter().find(|j| j.id == id).cloned());
-            let locked_by: Option<String> = r.try_get("locked_by")?;
-            let locked_until: Option<DateTime<Utc>> = r.try_get("locked_until")?;
-            let size: i64 = r.try_get("size")?;
-            let blocked_since: Option<DateTime<Utc>> = r.try_get("blocked_since")?;
-            out.push(QueueInfo {
-                queue: r.try_get("queue")?,
-                size: u64::try_from(size).unwrap_or(0),
-                blocked: blocked(head.as_ref(), blocked_since),
-                lock: match (locked_by, locked_until) {
-                    (Some(node), Some(until)) => Some(QueueLock {
-                        node,
-                        until,
-                        running_job_id: r.try_get("running_job_id")?,
-                    }),
-                    _ => None,
-                },
-                head,
-            });
+            out.extend(
+                QueueRow {
+                    queue: r.try_get("queue")?,
+                    size: r.try_get("size")?,
+                    head,
+                    blocked_since: r.try_get("blocked_since")?,
+                    locked_by: r.try_get("locked_by")?,
+                    locked_until: r.try_get("locked_until")?,
+                    running_job_id: r.try_get("running_job_id")?,
+                }
+                .into_info(),
+            );
         }
-        out.retain(|q| q.size > 0 || q.lock.is_some());
         Ok(out)
     }
 
@@ -515,9 +497,9 @@ impl Store for PgStore {
                 reason: "an attempt of it is running",
             });
         }
-        let (sql, refused) = match action {
-            JobAction::Retry => (self.q.job_retry.clone(), "it is done"),
-            JobAction::Skip => (self.q.job_skip.clone(), "it is already done or given up"),
+        let sql = match action {
+            JobAction::Retry => self.q.job_retry.clone(),
+            JobAction::Skip => self.q.job_skip.clone(),
         };
         let row = sqlx::query(sql)
             .bind(scope)
@@ -528,7 +510,7 @@ impl Store for PgStore {
         let Some(row) = row else {
             return Err(Error::JobState {
                 id,
-                reason: refused,
+                reason: action.refusal(),
             });
         };
         let job = job_from_row(&row)?;

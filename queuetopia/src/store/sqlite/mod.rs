@@ -17,11 +17,11 @@ use sqlx::{Connection, Row};
 
 use super::{
     ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, Migration, NextWake,
-    Outcome, QueueClaim, Store, decide, order_like_input,
+    Outcome, QueueClaim, Store, decide, order_like_input, plan_inserts, scheduled_at,
 };
 use crate::error::{Error, Result};
-use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
-use crate::list::{JobFilter, QueueInfo, QueueLock, blocked};
+use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
+use crate::list::{JobFilter, QueueInfo, QueueRow};
 use crate::tables::Tables;
 
 super::queries!(
@@ -159,53 +159,23 @@ async fn insert(
     jobs: &[NewJob],
     now: DateTime<Utc>,
 ) -> Result<Inserted> {
-    // Per queue, in order of first appearance: count, any job without a
-    // schedule, earliest scheduled time.
-    let mut per_queue: Vec<(&str, i64, bool, Option<DateTime<Utc>>)> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for job in jobs {
-        let i = *index.entry(job.queue.as_str()).or_insert_with(|| {
-            per_queue.push((job.queue.as_str(), 0, false, None));
-            per_queue.len() - 1
-        });
-        let entry = &mut per_queue[i];
-        entry.1 += 1;
-        let timed = match job.options.schedule {
-            Schedule::Now => {
-                entry.2 = true;
-                None
-            }
-            Schedule::At(t) => Some(t),
-            Schedule::In(d) => Some(plus(now, d)),
-        };
-        if let Some(t) = timed {
-            entry.3 = Some(entry.3.map_or(t, |e| e.min(t)));
-        }
-    }
     // Sequence numbers handed out so far, and the "now" of each queue.
     let mut next: HashMap<&str, (i64, Option<i64>)> = HashMap::new();
     let mut wake = false;
-    for (queue, n, has_now, first_timed) in &per_queue {
-        let now_for_queue = has_now.then(|| micros(now));
-        let ready = match (first_timed, now_for_queue) {
-            (Some(t), Some(n)) => micros(*t).min(n),
-            (Some(t), None) => micros(*t),
-            (None, Some(n)) => n,
-            (None, None) => micros(now),
-        };
+    for plan in plan_inserts(jobs, now) {
         let row = sqlx::query(q.queue_upsert.clone())
             .bind(scope)
-            .bind(*queue)
-            .bind(*n)
-            .bind(now_for_queue)
-            .bind(ready)
+            .bind(plan.queue)
+            .bind(plan.count)
+            .bind(plan.has_now.then(|| micros(now)))
+            .bind(micros(plan.ready(now)))
             .bind(micros(now))
             .fetch_one(&mut *conn)
             .await?;
         wake |= row.try_get::<bool, _>("ready")?;
         let last: i64 = row.try_get("next_sequence")?;
         let enqueued: Option<i64> = row.try_get("last_enqueued_at")?;
-        next.insert(queue, (last - n, enqueued));
+        next.insert(plan.queue, (last - plan.count, enqueued));
     }
     let mut stored = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -214,11 +184,10 @@ async fn insert(
             .get_mut(job.queue.as_str())
             .expect("every queue was upserted above");
         *sequence += 1;
-        let scheduled_at = match o.schedule {
-            Schedule::Now => enqueued.unwrap_or_else(|| micros(now)),
-            Schedule::At(t) => micros(t),
-            Schedule::In(d) => micros(plus(now, d)),
-        };
+        let scheduled_at = scheduled_at(o.schedule, now)
+            .map(micros)
+            .or(*enqueued)
+            .unwrap_or_else(|| micros(now));
         let row = sqlx::query(q.job_insert.clone())
             .bind(scope)
             .bind(&job.queue)
@@ -318,28 +287,16 @@ impl Store for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let current = current.map_or(0, count);
-        for m in MIGRATIONS
-            .iter()
-            .filter(|m| m.version > current && m.version <= target)
-        {
-            sqlx::raw_sql(super::sql(&self.tables, m.up))
+        for (m, up) in super::migration_steps(MIGRATIONS, current, target) {
+            let (script, record) = if up {
+                (m.up, self.q.migration_insert.clone())
+            } else {
+                (m.down, self.q.migration_delete.clone())
+            };
+            sqlx::raw_sql(super::sql(&self.tables, script))
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(self.q.migration_insert.clone())
-                .bind(i64::from(m.version))
-                .bind(micros(Utc::now()))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for m in MIGRATIONS
-            .iter()
-            .rev()
-            .filter(|m| m.version <= current && m.version > target)
-        {
-            sqlx::raw_sql(super::sql(&self.tables, m.down))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(self.q.migration_delete.clone())
+            sqlx::query(record)
                 .bind(i64::from(m.version))
                 .execute(&mut *tx)
                 .await?;
@@ -571,27 +528,20 @@ impl Store for SqliteStore {
                     .transpose()?,
                 None => None,
             };
-            let locked_by: Option<String> = r.try_get("locked_by")?;
-            let locked_until: Option<i64> = r.try_get("locked_until")?;
-            let size: i64 = r.try_get("size")?;
-            let blocked_since = opt_time(r.try_get("blocked_since")?)?;
-            out.push(QueueInfo {
-                queue: r.try_get("queue")?,
-                size: u64::try_from(size).unwrap_or(0),
-                blocked: blocked(head.as_ref(), blocked_since),
-                lock: match (locked_by, locked_until) {
-                    (Some(node), Some(until)) => Some(QueueLock {
-                        node,
-                        until: time(until)?,
-                        running_job_id: r.try_get("running_job_id")?,
-                    }),
-                    _ => None,
-                },
-                head,
-            });
+            out.extend(
+                QueueRow {
+                    queue: r.try_get("queue")?,
+                    size: r.try_get("size")?,
+                    head,
+                    blocked_since: opt_time(r.try_get("blocked_since")?)?,
+                    locked_by: r.try_get("locked_by")?,
+                    locked_until: opt_time(r.try_get("locked_until")?)?,
+                    running_job_id: r.try_get("running_job_id")?,
+                }
+                .into_info(),
+            );
         }
         tx.commit().await?;
-        out.retain(|q| q.size > 0 || q.lock.is_some());
         Ok(out)
     }
 
@@ -614,9 +564,9 @@ impl Store for SqliteStore {
                 reason: "an attempt of it is running",
             });
         }
-        let (sql, refused) = match action {
-            JobAction::Retry => (self.q.job_retry.clone(), "it is done"),
-            JobAction::Skip => (self.q.job_skip.clone(), "it is already done or given up"),
+        let sql = match action {
+            JobAction::Retry => self.q.job_retry.clone(),
+            JobAction::Skip => self.q.job_skip.clone(),
         };
         let row = sqlx::query(sql)
             .bind(scope)
@@ -627,7 +577,7 @@ impl Store for SqliteStore {
         let Some(row) = row else {
             return Err(Error::JobState {
                 id,
-                reason: refused,
+                reason: action.refusal(),
             });
         };
         let updated = job_from_row(&row)?;
