@@ -21,6 +21,23 @@ pub enum Backend {
     MySql,
 }
 
+/// What a backend can do, where the backends differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Tables can live in a schema ([`Tables::schema`]): PostgreSQL.
+    pub schemas: bool,
+    /// Nodes may run on several machines: every backend but SQLite, whose
+    /// file is shared by processes of one machine only.
+    pub many_machines: bool,
+    /// Claims lock several queues in one statement (PostgreSQL); elsewhere a
+    /// claim walks its queues one by one in one transaction.
+    pub batch_claims: bool,
+    /// The database's own clock is used for leases and schedules; SQLite uses
+    /// the machine's, which is the same thing for an embedded database.
+    pub server_clock: bool,
+}
+
 /// A database holding Queuetopia's tables, shared by every scope on it.
 ///
 /// Cheap to clone. Make one with [`connect`] from a URL, or from a pool your
@@ -240,6 +257,17 @@ impl Db {
             .as_any()
             .downcast_ref::<crate::store::sqlite::SqliteStore>()
             .map(|s| s.pool())
+    }
+
+    /// What this backend can do, where backends differ.
+    pub fn capabilities(&self) -> Capabilities {
+        let backend = self.backend();
+        Capabilities {
+            schemas: backend == Backend::Postgres,
+            many_machines: backend != Backend::Sqlite,
+            batch_claims: backend == Backend::Postgres,
+            server_clock: backend != Backend::Sqlite,
+        }
     }
 
     /// Which database this is.

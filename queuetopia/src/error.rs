@@ -210,3 +210,25 @@ impl From<sqlx::Error> for Error {
         Error::Backend(e.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mysql_numbers_are_classified() {
+        assert_eq!(mysql_kind(1213), Some(BackendErrorKind::Busy));
+        assert_eq!(mysql_kind(1205), Some(BackendErrorKind::Busy));
+        assert_eq!(mysql_kind(2013), Some(BackendErrorKind::Connection));
+        assert_eq!(mysql_kind(1062), None);
+    }
+
+    #[test]
+    fn lost_connections_are_transient() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let e = Error::from(sqlx::Error::Io(io));
+        assert!(e.is_transient());
+        assert!(!Error::from(sqlx::Error::RowNotFound).is_transient());
+        assert!(!Error::validation("queue", "bad").is_transient());
+    }
+}

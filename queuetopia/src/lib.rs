@@ -125,7 +125,7 @@ mod tables;
 pub mod testing;
 
 pub use clock::Clock;
-pub use db::{Backend, Db, SCHEMA_VERSION, connect};
+pub use db::{Backend, Capabilities, Db, SCHEMA_VERSION, connect};
 pub use error::{BackendError, BackendErrorKind, Error, Result};
 pub use event::{Event, SchedulerStats};
 pub use job::{ExhaustionPolicy, Job, JobOptions, JobState, NewJob};

@@ -1446,8 +1446,18 @@ async fn a_connection_of_another_backend_is_refused(kind: Kind) {
 async fn table_placement_keeps_instances_apart(kind: Kind) {
     let t = fresh(kind).await;
     let mut tables = queuetopia::Tables::default().prefix("app_qt_");
-    if let Some(schema) = &t.schema {
+    if t.db.capabilities().schemas {
+        let schema = t.schema.as_deref().expect("a test schema");
         tables = tables.schema(format!("{schema}_placed"));
+    } else {
+        let refused = t.with_tables(tables.clone().schema("elsewhere"));
+        assert!(matches!(
+            refused,
+            Err(Error::Validation {
+                field: "schema",
+                ..
+            })
+        ));
     }
     let placed = t.reconnect_with(tables.clone()).await;
     assert!(matches!(
