@@ -33,6 +33,10 @@ pub struct Capabilities {
     /// Claims lock several queues in one statement (PostgreSQL); elsewhere a
     /// claim walks its queues one by one in one transaction.
     pub batch_claims: bool,
+    /// Creating a job wakes the schedulers of other nodes at once (on
+    /// commit): PostgreSQL's LISTEN/NOTIFY. Elsewhere other nodes find it at
+    /// their next poll.
+    pub notifications: bool,
     /// The database's own clock is used for leases and schedules; SQLite uses
     /// the machine's, which is the same thing for an embedded database.
     pub server_clock: bool,
@@ -266,6 +270,7 @@ impl Db {
             schemas: backend == Backend::Postgres,
             many_machines: backend != Backend::Sqlite,
             batch_claims: backend == Backend::Postgres,
+            notifications: backend == Backend::Postgres,
             server_clock: backend != Backend::Sqlite,
         }
     }

@@ -28,6 +28,7 @@ pub(crate) struct Config {
     pub(crate) lease_margin: Duration,
     pub(crate) retention: Option<Duration>,
     pub(crate) cleanup_interval: Duration,
+    pub(crate) listen: bool,
 }
 
 /// What the handle and its scheduler share.
@@ -41,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) claims: AtomicU64,
     pub(crate) attempts: AtomicU64,
+    /// Attempts running on this node now.
+    pub(crate) running: AtomicU64,
 }
 
 impl Shared {
@@ -452,6 +455,7 @@ impl Builder {
                 lease_margin: defaults::LEASE_MARGIN,
                 retention: None,
                 cleanup_interval: defaults::CLEANUP_INTERVAL,
+                listen: true,
             },
         }
     }
@@ -514,6 +518,17 @@ impl Builder {
         self
     }
 
+    /// Whether the scheduler listens for creations on other nodes, where the
+    /// backend can tell (PostgreSQL's LISTEN/NOTIFY; default on). Turn it
+    /// off behind a pooler that cannot hold a listening session, such as
+    /// PgBouncer in transaction mode: the scheduler then finds work created
+    /// elsewhere by polling, and creations still notify the nodes that do
+    /// listen.
+    pub fn notifications(mut self, listen: bool) -> Self {
+        self.config.listen = listen;
+        self
+    }
+
     /// The clock leases and schedules are measured on (default: the
     /// database's). Tests pin it with [`Clock::manual`].
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -570,6 +585,7 @@ impl Builder {
             events,
             claims: AtomicU64::new(0),
             attempts: AtomicU64::new(0),
+            running: AtomicU64::new(0),
         });
         (shared, self.performer)
     }

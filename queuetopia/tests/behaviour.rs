@@ -1591,7 +1591,56 @@ async fn lost_connections_are_survived(kind: Kind) {
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
+async fn a_job_created_on_another_node_starts_at_once(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("b");
+    // Node B polls once an hour: only a notification can wake it.
+    let b = node(&t.reconnect().await, "s", &script).await;
+    let mut rx = b.subscribe();
+    let a = producer(&t.db, "s").await;
+    let direct = a.create_job("q1", "x", json!({}), opts()).await.unwrap();
+    let in_tx = in_tx!(t, tx => {
+        let job = a.create_job_in(&mut *tx, "q2", "x", json!({}), opts()).await.unwrap();
+        tx.commit().await.unwrap();
+        job
+    });
+    if !t.db.capabilities().notifications {
+        // Without notifications, other nodes find work at their next poll.
+        b.wake();
+    }
+    let done = wait_successes(&mut rx, 2).await;
+    let mut ids: Vec<i64> = done.iter().map(|j| j.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![direct.id, in_tx.id]);
+    // A burst into a busy queue notifies once at most: no claim storm.
+    let before = b.stats().claims;
+    let head = a
+        .create_job("q3", "x", json!({"gate": "g"}), opts())
+        .await
+        .unwrap();
+    if !t.db.capabilities().notifications {
+        b.wake();
+    }
+    wait_event(
+        &mut rx,
+        "the head's start",
+        |e| matches!(e, Event::Started { job } if job.id == head.id),
+    )
+    .await;
+    for i in 0..100 {
+        a.create_job("q3", "x", json!({"i": i}), opts())
+            .await
+            .unwrap();
+    }
+    script.open("g");
+    wait_successes(&mut rx, 101).await;
+    let claims = b.stats().claims - before;
+    assert!(claims <= 101 + 20, "{claims} claims for 101 jobs");
+    b.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
 behaviour_tests!(
+    a_job_created_on_another_node_starts_at_once,
     lost_connections_are_survived,
     table_placement_keeps_instances_apart,
     unsafe_table_names_are_refused,

@@ -25,13 +25,13 @@ pub(super) async fn round(
 ) -> Result<Duration> {
     let poll = shared.config.poll_interval;
     loop {
-        let running = u32::try_from(attempts.len()).unwrap_or(u32::MAX);
+        let running = u32::try_from(shared.running.load(Ordering::Acquire)).unwrap_or(u32::MAX);
         let free = match shared.config.max_concurrent_jobs {
             Some(max) => max.saturating_sub(running),
             None => CLAIM_BATCH,
         };
         if free == 0 {
-            // A finishing attempt wakes the loop.
+            // A finishing attempt frees its slot, then wakes the loop.
             return Ok(poll);
         }
         let limit = free.min(CLAIM_BATCH);
@@ -59,6 +59,7 @@ pub(super) async fn round(
             );
         }
         for claimed in batch.claimed {
+            shared.running.fetch_add(1, Ordering::AcqRel);
             attempts.spawn(run::attempt(
                 shared.clone(),
                 performer.clone(),

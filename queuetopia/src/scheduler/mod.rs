@@ -6,9 +6,10 @@
 //! - [`cleanup`]: deleting old done jobs (when retention is on) and the rows
 //!   of queues with nothing left.
 //!
-//! The loop wakes on a creation or a finished attempt (coalesced through one
-//! [`tokio::sync::Notify`] permit), at the next time it knows a queue becomes
-//! ready (a schedule, a backoff, a lease), and at least every poll interval.
+//! The loop wakes on a creation (local, or notified by another node) or a
+//! finished attempt, coalesced through one [`tokio::sync::Notify`] permit; at
+//! the next time it knows a queue becomes ready (a schedule, a backoff, a
+//! lease); and at least every poll interval.
 
 mod claim;
 pub(crate) mod cleanup;
@@ -62,6 +63,15 @@ async fn run_loop(
     let (interrupt, interrupted) = watch::channel(false);
     let mut attempts: JoinSet<()> = JoinSet::new();
     let cleaner = tokio::spawn(cleanup::run(shared.clone()));
+    let listener = if shared.config.listen {
+        let woken = shared.clone();
+        shared
+            .db
+            .store
+            .spawn_listener(&shared.scope, Arc::new(move || woken.wake.notify_one()))
+    } else {
+        None
+    };
     let mut failures = 0u32;
     let grace = loop {
         while attempts.try_join_next().is_some() {}
@@ -86,7 +96,6 @@ async fn run_loop(
         tokio::select! {
             _ = shared.wake.notified() => {}
             _ = tokio::time::sleep(pause) => {}
-            Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
             changed = stop.changed() => {
                 // A dropped handle stops the scheduler with the default grace.
                 break match changed {
@@ -98,6 +107,9 @@ async fn run_loop(
     };
     tracing::info!(scope = %shared.scope, node = %shared.node, running = attempts.len(), "scheduler stopping");
     cleaner.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     let drained = tokio::time::timeout(grace, async {
         while attempts.join_next().await.is_some() {}
     })

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -28,8 +29,19 @@ enum Ended {
     Abandoned,
 }
 
-/// Runs (or, if abandoned, records) one claimed attempt, then wakes the
-/// scheduler so that the queue's next job is looked at at once.
+/// Frees the attempt's slot and wakes the scheduler when the attempt ends,
+/// however it ends (even if its task is dropped).
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+        self.0.wake.notify_one();
+    }
+}
+
+/// Runs (or, if abandoned, records) one claimed attempt, then frees its slot
+/// and wakes the scheduler so that the queue's next job is looked at at once.
 pub(super) async fn attempt(
     shared: Arc<Shared>,
     performer: Arc<dyn DynPerformer>,
@@ -37,6 +49,7 @@ pub(super) async fn attempt(
     token: i64,
     interrupt: watch::Receiver<bool>,
 ) {
+    let _slot = Slot(shared.clone());
     let job = claimed.job;
     let span = tracing::info_span!(
         "attempt",
@@ -60,7 +73,6 @@ pub(super) async fn attempt(
     }
     .instrument(span)
     .await;
-    shared.wake.notify_one();
 }
 
 /// Runs the performer in its own task, so that a panic is caught and a

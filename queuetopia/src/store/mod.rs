@@ -338,6 +338,20 @@ pub(crate) trait Store: Send + Sync + 'static {
     async fn queue_prune(&self, scope: &str, limit: u32, now: Option<DateTime<Utc>>)
     -> Result<u64>;
 
+    /// Starts listening for creations on other nodes (PostgreSQL's
+    /// LISTEN/NOTIFY): `on_wake` runs for each one in `scope`, and after each
+    /// reconnection (notifications sent while disconnected are lost). `None`
+    /// where the backend has no notifications: polling alone then finds work
+    /// created elsewhere.
+    fn spawn_listener(
+        &self,
+        scope: &str,
+        on_wake: std::sync::Arc<dyn Fn() + Send + Sync>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let _ = (scope, on_wake);
+        None
+    }
+
     /// Releases every lock `node` holds in `scope` without a running attempt
     /// (after a clean shutdown).
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64>;

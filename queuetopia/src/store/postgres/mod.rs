@@ -38,6 +38,7 @@ super::queries!(
     migration_delete,
     migration_insert,
     migrations_table,
+    notify,
     queue_claim,
     queue_list,
     queue_lock,
@@ -60,6 +61,8 @@ pub(crate) struct PgStore {
     pool: PgPool,
     tables: Tables,
     q: Queries,
+    /// The notification channel of the placement.
+    channel: String,
 }
 
 impl PgStore {
@@ -67,6 +70,7 @@ impl PgStore {
         PgStore {
             pool,
             q: Queries::new(&tables),
+            channel: tables.channel(),
             tables,
         }
     }
@@ -83,7 +87,7 @@ impl PgStore {
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
-        insert(&self.q, conn, scope, jobs, now).await
+        insert(&self.q, conn, scope, jobs, now, &self.channel).await
     }
 }
 
@@ -93,6 +97,7 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
     scope: &str,
     jobs: &[NewJob],
     now: Option<DateTime<Utc>>,
+    channel: &str,
 ) -> Result<Inserted> {
     if jobs.is_empty() {
         return Ok(Inserted {
@@ -139,6 +144,7 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
         .bind(attempts)
         .bind(policies)
         .bind(now)
+        .bind(channel)
         .fetch_all(executor)
         .await?;
     let stored = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
@@ -295,7 +301,7 @@ impl Store for PgStore {
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
-        insert(&self.q, &self.pool, scope, jobs, now).await
+        insert(&self.q, &self.pool, scope, jobs, now, &self.channel).await
     }
 
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
@@ -515,6 +521,11 @@ impl Store for PgStore {
         };
         let job = job_from_row(&row)?;
         refresh(&self.q, &mut tx, scope, &queue, now, false, false).await?;
+        sqlx::query(self.q.notify.clone())
+            .bind(&self.channel)
+            .bind(scope)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(job)
     }
@@ -551,6 +562,19 @@ impl Store for PgStore {
         Ok(done.rows_affected())
     }
 
+    fn spawn_listener(
+        &self,
+        scope: &str,
+        on_wake: std::sync::Arc<dyn Fn() + Send + Sync>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        Some(tokio::spawn(listen(
+            self.pool.clone(),
+            self.channel.clone(),
+            scope.to_owned(),
+            on_wake,
+        )))
+    }
+
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(self.q.lock_release_all.clone())
             .bind(scope)
@@ -559,5 +583,55 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Listens on the placement's channel and calls `on_wake` for notifications
+/// of `scope`, reconnecting (with a growing pause) when the connection is lost.
+async fn listen(
+    pool: PgPool,
+    channel: String,
+    scope: String,
+    on_wake: std::sync::Arc<dyn Fn() + Send + Sync>,
+) {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?pause, "cannot listen for notifications");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(&channel).await {
+            tracing::warn!(error = %e, retry_in = ?pause, "cannot listen for notifications");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(30));
+            continue;
+        }
+        tracing::debug!(%channel, "listening for notifications");
+        pause = Duration::from_millis(100);
+        // Whatever was sent while not listening is lost: look now.
+        on_wake();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => {
+                    if n.payload() == scope {
+                        on_wake();
+                    }
+                }
+                Ok(None) => {
+                    // The connection was lost; the next call reconnects.
+                    tracing::warn!("the notification connection was lost; reconnecting");
+                    on_wake();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for notifications failed");
+                    break;
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,13 @@
 -- "now", kept monotonic per queue (last_enqueued_at), so that a transaction
 -- that began early but committed late still queues behind the earlier commit.
 --
--- $1 scope, $2..$10 one array per column, $11 the pinned clock (or NULL).
+-- When a queue becomes claimable, the placement's channel ($12) is notified
+-- with the scope: at commit, every node of the scope wakes. A creation into
+-- a busy queue notifies nobody (its running job's end wakes the node), and
+-- PostgreSQL folds the notifications of one transaction into one.
+--
+-- $1 scope, $2..$10 one array per column, $11 the pinned clock (or NULL),
+-- $12 the channel.
 WITH input AS (
     SELECT t.*, COALESCE($11::timestamptz, now()) AS now
     FROM unnest(
@@ -59,6 +65,13 @@ JOIN per_queue p USING (queue)
 JOIN queue_rows r USING (queue)
 ORDER BY i.ord
 RETURNING *
+),
+notified AS (
+    SELECT pg_notify($12, $1)
+    WHERE (SELECT bool_or(ready) FROM queue_rows)
 )
-SELECT inserted.*, (SELECT bool_or(ready) FROM queue_rows) AS wake
+SELECT
+    inserted.*,
+    (SELECT bool_or(ready) FROM queue_rows) AS wake,
+    (SELECT count(*) FROM notified) AS notified
 FROM inserted
