@@ -38,6 +38,18 @@ pub const MAX_NAME_BYTES: usize = 255;
 /// Longer values are refused so that `now + duration` always stays a valid
 /// timestamp on every backend.
 pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+/// The deepest nesting of objects and arrays a job's params may have (JSON
+/// readers, serde's included, refuse much deeper documents).
+pub const MAX_PARAMS_DEPTH: usize = 100;
+/// The largest a job's params may be, serialized: 8 MiB (below MariaDB's
+/// default packet size, and far beyond what a job should carry).
+pub const MAX_PARAMS_BYTES: usize = 8 * 1024 * 1024;
+/// The earliest `scheduled_at` accepted: 1970-01-01T00:00:00Z.
+pub const MIN_SCHEDULED_AT: i64 = 0;
+/// The latest `scheduled_at` accepted, in seconds since the Unix epoch:
+/// 9999-12-31T23:59:59Z (MySQL's `DATETIME` ends there).
+pub const MAX_SCHEDULED_AT: i64 = 253_402_300_799;
+
 /// The most queues one claim takes in a single round trip.
 pub const CLAIM_BATCH: u32 = 256;
 /// The most jobs one page of [`crate::Queuetopia::list_jobs`] holds.

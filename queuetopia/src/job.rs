@@ -239,10 +239,14 @@ impl NewJob {
     /// # Errors
     ///
     /// [`Error::Validation`] naming the field when the queue or action is empty,
-    /// longer than 255 bytes or contains a NUL character, when the params are not
-    /// a JSON object (or contain a NUL character), when a duration is zero (for
-    /// the timeout) or longer than [`defaults::MAX_DURATION`], or when
-    /// `max_attempts` is not between 1 and 2^31 - 1.
+    /// longer than 255 bytes or contains a NUL character; when the params are
+    /// not a JSON object, contain a NUL character, nest deeper than
+    /// [`defaults::MAX_PARAMS_DEPTH`] or weigh more than
+    /// [`defaults::MAX_PARAMS_BYTES`]; when a duration is zero (for the
+    /// timeout) or longer than [`defaults::MAX_DURATION`]; when `scheduled_at`
+    /// is before 1970 or after 9999; or when `max_attempts` is not between 1
+    /// and 2^31 - 1. Durations are `std::time::Duration`, so they cannot be
+    /// negative.
     pub fn new(
         queue: impl Into<String>,
         action: impl Into<String>,
@@ -269,6 +273,25 @@ impl NewJob {
                 "must not contain NUL characters",
             ));
         }
+        if depth(&params) > defaults::MAX_PARAMS_DEPTH {
+            return Err(Error::validation(
+                "params",
+                format!(
+                    "must nest at most {} levels deep",
+                    defaults::MAX_PARAMS_DEPTH
+                ),
+            ));
+        }
+        let size = Value::Object(params.clone()).to_string().len();
+        if size > defaults::MAX_PARAMS_BYTES {
+            return Err(Error::validation(
+                "params",
+                format!(
+                    "must be at most {} bytes as JSON, got {size}",
+                    defaults::MAX_PARAMS_BYTES
+                ),
+            ));
+        }
         check_options(&options)?;
         Ok(NewJob {
             queue,
@@ -290,8 +313,18 @@ fn check_options(options: &JobOptions) -> Result<()> {
     }
     check_duration("timeout", options.timeout)?;
     check_duration("max_backoff", options.max_backoff)?;
-    if let Schedule::In(delay) = options.schedule {
-        check_duration("delay", delay)?;
+    match options.schedule {
+        Schedule::In(delay) => check_duration("delay", delay)?,
+        Schedule::At(at) => {
+            let secs = at.timestamp();
+            if !(defaults::MIN_SCHEDULED_AT..=defaults::MAX_SCHEDULED_AT).contains(&secs) {
+                return Err(Error::validation(
+                    "scheduled_at",
+                    "must be between 1970-01-01 and 9999-12-31",
+                ));
+            }
+        }
+        Schedule::Now => {}
     }
     if options.max_attempts == 0 || options.max_attempts > i32::MAX as u32 {
         return Err(Error::validation(
@@ -361,6 +394,18 @@ fn contains_nul(map: &Map<String, Value>) -> bool {
     }
     map.iter()
         .any(|(k, v)| k.contains('\0') || value_has_nul(v))
+}
+
+/// How deeply objects and arrays nest in the params (an empty object is 1).
+fn depth(map: &Map<String, Value>) -> usize {
+    fn value_depth(v: &Value) -> usize {
+        match v {
+            Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
+            Value::Object(map) => depth(map),
+            _ => 0,
+        }
+    }
+    1 + map.values().map(value_depth).max().unwrap_or(0)
 }
 
 /// Milliseconds of a checked duration, as stored in the database.

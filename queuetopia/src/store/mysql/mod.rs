@@ -106,9 +106,9 @@ fn job_from_row(row: &MySqlRow) -> Result<Job> {
     let policy: Option<String> = row.try_get("on_exhausted")?;
     Ok(Job {
         id: row.try_get("id")?,
-        scope: row.try_get("scope")?,
-        queue: row.try_get("queue")?,
-        action: row.try_get("action")?,
+        scope: text(row, "scope")?,
+        queue: text(row, "queue")?,
+        action: text(row, "action")?,
         params,
         sequence: row.try_get("sequence")?,
         scheduled_at: time(row.try_get("scheduled_at")?),
@@ -118,7 +118,7 @@ fn job_from_row(row: &MySqlRow) -> Result<Job> {
         on_exhausted: policy.as_deref().and_then(ExhaustionPolicy::parse),
         attempts: count(row.try_get("attempts")?),
         attempted_at: opt_time(row.try_get("attempted_at")?),
-        attempted_by: row.try_get("attempted_by")?,
+        attempted_by: opt_text(row, "attempted_by")?,
         next_attempt_at: opt_time(row.try_get("next_attempt_at")?),
         done_at: opt_time(row.try_get("done_at")?),
         given_up_at: opt_time(row.try_get("given_up_at")?),
@@ -126,6 +126,22 @@ fn job_from_row(row: &MySqlRow) -> Result<Job> {
         inserted_at: time(row.try_get("inserted_at")?),
         updated_at: time(row.try_get("updated_at")?),
     })
+}
+
+/// A name column (VARBINARY, so that it compares byte for byte).
+fn text(row: &MySqlRow, column: &str) -> Result<String> {
+    let bytes: Vec<u8> = row.try_get(column)?;
+    utf8(bytes)
+}
+
+fn opt_text(row: &MySqlRow, column: &str) -> Result<Option<String>> {
+    let bytes: Option<Vec<u8>> = row.try_get(column)?;
+    bytes.map(utf8).transpose()
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes)
+        .map_err(|e| sqlx::Error::Decode(format!("a name is not UTF-8: {e}").into()).into())
 }
 
 /// `EXISTS (…)` comes back as an integer.
@@ -445,13 +461,22 @@ impl Store for MySqlStore {
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, claim.now).await?;
         let mut tx = conn.begin().await?;
-        let ready: Vec<(String, Option<i64>)> = sqlx::query_as(q.queue_ready.clone())
+        let rows = sqlx::query(q.queue_ready.clone())
             .bind(claim.scope)
             .bind(now)
             .bind(now)
             .bind(i64::from(claim.limit))
             .fetch_all(&mut *tx)
             .await?;
+        let ready = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    text(r, "queue")?,
+                    r.try_get::<Option<i64>, _>("running_job_id")?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
         let mut claimed = Vec::new();
         for (queue, running) in ready {
@@ -643,11 +668,11 @@ impl Store for MySqlStore {
             };
             out.extend(
                 QueueRow {
-                    queue: r.try_get("queue")?,
+                    queue: text(r, "queue")?,
                     size: r.try_get("size")?,
                     head,
                     blocked_since: opt_time(r.try_get("blocked_since")?),
-                    locked_by: r.try_get("locked_by")?,
+                    locked_by: opt_text(r, "locked_by")?,
                     locked_until: opt_time(r.try_get("locked_until")?),
                     running_job_id: r.try_get("running_job_id")?,
                 }
@@ -677,7 +702,7 @@ impl Store for MySqlStore {
         let Some(job) = job else {
             return Err(Error::JobNotFound(id));
         };
-        let queue: String = job.try_get("queue")?;
+        let queue = text(&job, "queue")?;
         let running: Option<i64> = sqlx::query_scalar(q.queue_lock_row.clone())
             .bind(id)
             .bind(scope)

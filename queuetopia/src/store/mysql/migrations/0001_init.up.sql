@@ -1,10 +1,11 @@
 -- Jobs live in one table, shared by every scope. Times are DATETIME(6) in
--- UTC; names compare byte for byte (utf8mb4_bin).
+-- UTC. Names are VARBINARY: they compare byte for byte, trailing spaces
+-- included (MySQL's _bin collations would pad them: "a" = "a ").
 CREATE TABLE queuetopia_jobs (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    scope VARCHAR(255) NOT NULL,
-    queue VARCHAR(255) NOT NULL,
-    action VARCHAR(255) NOT NULL,
+    scope VARBINARY(255) NOT NULL,
+    queue VARBINARY(255) NOT NULL,
+    action VARBINARY(255) NOT NULL,
     params LONGTEXT NOT NULL,
     sequence BIGINT NOT NULL,
     scheduled_at DATETIME(6) NOT NULL,
@@ -14,7 +15,7 @@ CREATE TABLE queuetopia_jobs (
     on_exhausted VARCHAR(8) NULL,
     attempts INT NOT NULL DEFAULT 0,
     attempted_at DATETIME(6) NULL,
-    attempted_by VARCHAR(255) NULL,
+    attempted_by VARBINARY(255) NULL,
     next_attempt_at DATETIME(6) NULL,
     done_at DATETIME(6) NULL,
     given_up_at DATETIME(6) NULL,
@@ -25,7 +26,9 @@ CREATE TABLE queuetopia_jobs (
         LENGTH(scope) BETWEEN 1 AND 255 AND LENGTH(queue) BETWEEN 1 AND 255
         AND LENGTH(action) BETWEEN 1 AND 255
     ),
-    CONSTRAINT queuetopia_jobs_params CHECK (JSON_VALID(params) AND JSON_TYPE(params) = 'OBJECT'),
+    -- An object (the library checks the rest: JSON_VALID stops at 32 levels
+    -- on MariaDB, params may nest deeper).
+    CONSTRAINT queuetopia_jobs_params CHECK (LEFT(params, 1) = '{'),
     CONSTRAINT queuetopia_jobs_limits CHECK (
         timeout_ms > 0 AND max_backoff_ms >= 0 AND max_attempts > 0
         AND (on_exhausted IS NULL OR on_exhausted IN ('skip', 'hold'))
@@ -42,12 +45,12 @@ CREATE TABLE queuetopia_jobs (
 
 -- One row per queue: its sequence counter, its lock, and when it is next ready.
 CREATE TABLE queuetopia_queues (
-    scope VARCHAR(255) NOT NULL,
-    queue VARCHAR(255) NOT NULL,
+    scope VARBINARY(255) NOT NULL,
+    queue VARBINARY(255) NOT NULL,
     next_sequence BIGINT NOT NULL,
     last_enqueued_at DATETIME(6) NULL,
     ready_at DATETIME(6) NULL,
-    locked_by VARCHAR(255) NULL,
+    locked_by VARBINARY(255) NULL,
     locked_until DATETIME(6) NULL,
     lock_token BIGINT NULL,
     running_job_id BIGINT NULL,

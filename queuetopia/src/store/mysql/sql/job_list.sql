@@ -12,8 +12,8 @@ SELECT * FROM (
       AND (? IS NULL OR j.id = ?)
       AND (? IS NULL OR j.queue = ?)
       AND (? IS NULL OR j.action = ?)
-      AND (? IS NULL OR LOWER(j.queue) LIKE LOWER(?) ESCAPE '!'
-           OR LOWER(j.action) LIKE LOWER(?) ESCAPE '!'
+      AND (? IS NULL OR LOWER(CONVERT(j.queue USING utf8mb4)) LIKE LOWER(?) ESCAPE '!'
+           OR LOWER(CONVERT(j.action USING utf8mb4)) LIKE LOWER(?) ESCAPE '!'
            OR LOWER(j.params) LIKE LOWER(?) ESCAPE '!')
       AND (? IS NULL OR (CASE WHEN ? THEN j.id > ? ELSE j.id < ? END))
 ) l
