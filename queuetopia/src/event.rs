@@ -30,7 +30,9 @@ pub enum Event {
         /// The attempt outran its timeout.
         timeout: bool,
     },
-    /// An attempt's result was refused because the node lost the queue's lock.
+    /// An attempt's result was refused because the node lost the queue's
+    /// lock, or the attempt was cancelled because its lease could not be
+    /// renewed.
     ResultRefused {
         /// The job.
         job_id: i64,

@@ -26,6 +26,7 @@ pub(crate) struct Config {
     pub(crate) max_concurrent_jobs: Option<u32>,
     pub(crate) on_exhausted: ExhaustionPolicy,
     pub(crate) lease_margin: Duration,
+    pub(crate) lease_cap: Option<Duration>,
     pub(crate) retention: Option<Duration>,
     pub(crate) cleanup_interval: Duration,
     pub(crate) listen: bool,
@@ -453,6 +454,7 @@ impl Builder {
                 max_concurrent_jobs: None,
                 on_exhausted: ExhaustionPolicy::default(),
                 lease_margin: defaults::LEASE_MARGIN,
+                lease_cap: None,
                 retention: None,
                 cleanup_interval: defaults::CLEANUP_INTERVAL,
                 listen: true,
@@ -498,6 +500,18 @@ impl Builder {
     /// How long a queue's lock outlives its job's timeout (default 1 s).
     pub fn lease_margin(mut self, margin: Duration) -> Self {
         self.config.lease_margin = margin;
+        self
+    }
+
+    /// Caps every lock's lease at `lease`, and has running attempts renew it
+    /// (every third of it) for as long as they run, up to their timeout. A
+    /// node that dies then frees its queues after `lease`, not after the
+    /// job's whole timeout: use it for long jobs. An attempt whose lease
+    /// cannot be renewed (the database is unreachable past the lease, or
+    /// another node took the queue) is cancelled rather than left running
+    /// beside a new owner.
+    pub fn renewed_lease(mut self, lease: Duration) -> Self {
+        self.config.lease_cap = Some(lease);
         self
     }
 
@@ -552,6 +566,14 @@ impl Builder {
             return Err(Error::validation(
                 "max_concurrent_jobs",
                 "must be at least 1",
+            ));
+        }
+        if c.lease_cap
+            .is_some_and(|l| l < Duration::from_millis(30) || l > defaults::MAX_DURATION)
+        {
+            return Err(Error::validation(
+                "renewed_lease",
+                "must be between 30 ms and 10 years",
             ));
         }
         if c.lease_margin > defaults::MAX_DURATION {

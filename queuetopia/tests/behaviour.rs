@@ -1639,7 +1639,80 @@ async fn a_job_created_on_another_node_starts_at_once(kind: Kind) {
     b.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
+async fn renewed_leases_keep_long_jobs_and_a_lost_one_cancels(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("a");
+    let a = Queuetopia::builder(t.db.clone(), script.clone())
+        .scope("s")
+        .node("a")
+        .poll_interval(Duration::from_secs(3600))
+        .renewed_lease(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let mut rx = a.subscribe();
+    let job = a
+        .create_job(
+            "q",
+            "x",
+            json!({"gate": "long"}),
+            opts().timeout(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    wait_event(&mut rx, "the start", |e| matches!(e, Event::Started { .. })).await;
+    let lock_until = || async {
+        a.list_queues().await.unwrap()[0]
+            .lock
+            .as_ref()
+            .map(|l| l.until)
+    };
+    let first = lock_until().await.expect("locked");
+    // A lease of 300 ms, not the timeout's 61 s.
+    assert!(
+        first <= Utc::now() + chrono::Duration::seconds(5),
+        "{first}"
+    );
+    // Another node polls all the while, and cannot take the queue.
+    let b = Queuetopia::builder(t.reconnect().await, script.sibling("b"))
+        .scope("s")
+        .node("b")
+        .poll_interval(Duration::from_millis(20))
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let before = lock_until().await.expect("locked");
+        eventually("a renewal", || async {
+            lock_until().await.is_some_and(|u| u > before)
+        })
+        .await;
+    }
+    assert_eq!(
+        b.stats().attempts,
+        0,
+        "the queue stayed with its renewing node"
+    );
+    assert_eq!(script.in_flight("q"), 1);
+    // A takeover (here: the lock's token changed behind the node's back)
+    // makes the next renewal fail, and the attempt is cancelled.
+    t.execute("UPDATE queuetopia_queues SET lock_token = lock_token + 1")
+        .await;
+    let refused = wait_event(&mut rx, "the cancellation", |e| {
+        matches!(e, Event::ResultRefused { .. })
+    })
+    .await;
+    assert!(matches!(refused, Event::ResultRefused { job_id, attempt: 1 } if job_id == job.id));
+    eventually("the performer dropped", || async {
+        script.in_flight("q") <= 1
+    })
+    .await;
+    a.shutdown(Duration::from_secs(5)).await.unwrap();
+    b.shutdown(Duration::from_millis(100)).await.unwrap();
+}
+
 behaviour_tests!(
+    renewed_leases_keep_long_jobs_and_a_lost_one_cancels,
     a_job_created_on_another_node_starts_at_once,
     lost_connections_are_survived,
     table_placement_keeps_instances_apart,

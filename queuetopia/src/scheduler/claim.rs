@@ -46,6 +46,7 @@ pub(super) async fn round(
                 now: shared.clock.now(),
                 token,
                 lease_margin: shared.config.lease_margin,
+                lease_cap: shared.config.lease_cap,
             })
             .await?;
         shared.claims.fetch_add(1, Ordering::Relaxed);

@@ -17,7 +17,7 @@ use crate::job::Job;
 use crate::performer::DynPerformer;
 use crate::queuetopia::Shared;
 use crate::retry::{self, Verdict};
-use crate::store::{Claimed, JobFinish, Outcome};
+use crate::store::{self, Claimed, JobFinish, LockRenewal, Outcome};
 
 /// How an attempt ended.
 enum Ended {
@@ -27,6 +27,8 @@ enum Ended {
     TimedOut,
     Interrupted,
     Abandoned,
+    /// The lease could not be renewed: the attempt was cancelled.
+    LeaseLost,
 }
 
 /// Frees the attempt's slot and wakes the scheduler when the attempt ends,
@@ -67,7 +69,7 @@ pub(super) async fn attempt(
         } else {
             tracing::debug!("perform");
             shared.emit(Event::Started { job: job.clone() });
-            perform(&performer, &job, interrupt).await
+            perform(&shared, &performer, &job, token, interrupt).await
         };
         record(&shared, &performer, &job, token, ended).await;
     }
@@ -76,10 +78,12 @@ pub(super) async fn attempt(
 }
 
 /// Runs the performer in its own task, so that a panic is caught and a
-/// timeout or a shutdown can cancel it.
+/// timeout, a shutdown or a lost lease can cancel it.
 async fn perform(
+    shared: &Shared,
     performer: &Arc<dyn DynPerformer>,
     job: &Job,
+    token: i64,
     mut interrupt: watch::Receiver<bool>,
 ) -> Ended {
     let (p, j) = (performer.clone(), job.clone());
@@ -103,6 +107,56 @@ async fn perform(
         _ = interrupted => {
             task.abort();
             Ended::Interrupted
+        }
+        _ = keep_lease(shared, job, token) => {
+            task.abort();
+            Ended::LeaseLost
+        }
+    }
+}
+
+/// Renews the attempt's lease every third of it, when leases are renewed;
+/// returns only when the lease is lost: another node took the queue, or
+/// renewing failed until too little of the lease was left.
+async fn keep_lease(shared: &Shared, job: &Job, token: i64) {
+    let config = &shared.config;
+    let lease = store::lease(job, config.lease_margin, config.lease_cap);
+    if config.lease_cap.is_none() || lease >= job.timeout + config.lease_margin {
+        // The lease outlasts the timeout: nothing to renew.
+        return std::future::pending().await;
+    }
+    let every = lease / 3;
+    // Measured from before the request that took or renewed the lease.
+    let mut held_until = Instant::now() + lease - every;
+    loop {
+        tokio::time::sleep(every).await;
+        let asked = Instant::now();
+        let renewed = shared
+            .db
+            .store
+            .lock_renew(LockRenewal {
+                scope: &shared.scope,
+                queue: &job.queue,
+                job_id: job.id,
+                node: &shared.node,
+                token,
+                lease,
+                now: shared.clock.now(),
+            })
+            .await;
+        match renewed {
+            Ok(true) => held_until = asked + lease - every,
+            Ok(false) => {
+                tracing::warn!("the queue's lock was taken over: cancelling the attempt");
+                return;
+            }
+            Err(e) if Instant::now() < held_until => {
+                tracing::warn!(error = %e, "renewing the lease failed; trying again");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the lease could not be renewed in time: cancelling the attempt");
+                return;
+            }
         }
     }
 }
@@ -147,6 +201,14 @@ async fn record(
             false,
             Some(Duration::ZERO),
         ),
+        Ended::LeaseLost => {
+            // Another node may own the queue now: write nothing.
+            shared.emit(Event::ResultRefused {
+                job_id: job.id,
+                attempt: job.attempts,
+            });
+            return;
+        }
         Ended::Abandoned => (
             format!(
                 "abandoned: the attempt on node {} ended without a result before its lease ran out",

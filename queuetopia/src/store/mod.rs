@@ -39,6 +39,22 @@ pub(crate) struct QueueClaim<'a> {
     /// Written into each lock taken, and checked by every result written under it.
     pub(crate) token: i64,
     pub(crate) lease_margin: Duration,
+    /// When set, leases last at most this long and the attempt renews them.
+    pub(crate) lease_cap: Option<Duration>,
+}
+
+impl QueueClaim<'_> {
+    /// How long the lease of an attempt of `job` lasts.
+    pub(crate) fn lease(&self, job: &Job) -> Duration {
+        lease(job, self.lease_margin, self.lease_cap)
+    }
+}
+
+/// How long the lease of an attempt of `job` lasts: its timeout plus the
+/// margin, or less when leases are renewed.
+pub(crate) fn lease(job: &Job, margin: Duration, cap: Option<Duration>) -> Duration {
+    let full = job.timeout + margin;
+    cap.map_or(full, |cap| cap.min(full))
 }
 
 /// Jobs just created.
@@ -83,6 +99,17 @@ pub(crate) struct ClaimBatch {
     /// When fewer than the limit were ready: when the next queue becomes
     /// ready, read in the same transaction (so with the same "now").
     pub(crate) next_wake: Option<NextWake>,
+}
+
+/// A renewal of a running attempt's lease.
+pub(crate) struct LockRenewal<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) queue: &'a str,
+    pub(crate) job_id: i64,
+    pub(crate) node: &'a str,
+    pub(crate) token: i64,
+    pub(crate) lease: Duration,
+    pub(crate) now: Option<DateTime<Utc>>,
 }
 
 /// The result of one attempt, to be written under the queue's lock.
@@ -332,6 +359,10 @@ pub(crate) trait Store: Send + Sync + 'static {
         limit: u32,
         now: Option<DateTime<Utc>>,
     ) -> Result<u64>;
+
+    /// Extends the lease of a running attempt to `now + lease`; false when
+    /// the lock is no longer this attempt's (another node took the queue).
+    async fn lock_renew(&self, renewal: LockRenewal<'_>) -> Result<bool>;
 
     /// Deletes up to `limit` rows of queues with nothing left (no open job,
     /// no lock); returns how many.

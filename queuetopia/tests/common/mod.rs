@@ -132,6 +132,30 @@ impl TestDb {
         }
     }
 
+    /// Runs a statement on the test database, behind the library's back.
+    pub async fn execute(&self, sql: &'static str) {
+        match self.kind {
+            Kind::Postgres => {
+                sqlx::query(sql)
+                    .execute(self.db.pg_pool().unwrap())
+                    .await
+                    .unwrap();
+            }
+            Kind::Sqlite => {
+                sqlx::query(sql)
+                    .execute(self.db.sqlite_pool().unwrap())
+                    .await
+                    .unwrap();
+            }
+            Kind::MySql => {
+                sqlx::query(sql)
+                    .execute(self.db.mysql_pool().unwrap())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     /// The same pool, with the tables placed as `tables` says.
     pub fn with_tables(&self, tables: queuetopia::Tables) -> queuetopia::Result<Db> {
         match self.kind {
@@ -403,6 +427,16 @@ impl Script {
     /// Lets one job waiting at `name` go on.
     pub fn open(&self, name: &str) {
         self.gate(name).add_permits(1);
+    }
+
+    /// Attempts of `queue` running in the performer now.
+    pub fn in_flight(&self, queue: &str) -> usize {
+        self.running
+            .lock()
+            .unwrap()
+            .get(queue)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn runs(&self) -> Vec<Run> {

@@ -20,8 +20,9 @@ use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, Migration, NextWake,
-    Outcome, QueueClaim, Store, decide, order_like_input, plan_inserts, ready_at, scheduled_at,
+    ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, LockRenewal, Migration,
+    NextWake, Outcome, QueueClaim, Store, decide, order_like_input, plan_inserts, ready_at,
+    scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -45,6 +46,7 @@ super::queries!(
     job_skip,
     lock_check,
     lock_release_all,
+    lock_renew,
     migrate_lock,
     migrate_unlock,
     migration_delete,
@@ -488,7 +490,7 @@ impl Store for MySqlStore {
                     .await?;
                 if let Some(row) = job {
                     let job = job_from_row(&row)?;
-                    let lease = plus(now, job.timeout + claim.lease_margin);
+                    let lease = plus(now, claim.lease(&job));
                     let lock = (claim.node, lease, claim.token, job.id);
                     self.set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease))
                         .await?;
@@ -502,7 +504,7 @@ impl Store for MySqlStore {
             let head = self.head(&mut tx, claim.scope, &queue).await?;
             match (decide(head.as_ref().map(Head::of), now), head) {
                 (Decision::Run, Some(head)) => {
-                    let lease = plus(now, head.timeout + claim.lease_margin);
+                    let lease = plus(now, claim.lease(&head));
                     let lock = (claim.node, lease, claim.token, head.id);
                     self.set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease))
                         .await?;
@@ -781,6 +783,22 @@ impl Store for MySqlStore {
             .execute(&mut *conn)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn lock_renew(&self, r: LockRenewal<'_>) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        let until = plus(self.now(&mut conn, r.now).await?, r.lease);
+        let done = sqlx::query(self.q.lock_renew.clone())
+            .bind(until)
+            .bind(until)
+            .bind(r.scope)
+            .bind(r.queue)
+            .bind(r.node)
+            .bind(r.job_id)
+            .bind(r.token)
+            .execute(&mut *conn)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {

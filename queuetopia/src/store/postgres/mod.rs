@@ -13,8 +13,8 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres, Row};
 
 use super::{
-    ClaimBatch, Claimed, Inserted, JobAction, JobFinish, Migration, NextWake, Outcome, QueueClaim,
-    Store, order_like_input,
+    ClaimBatch, Claimed, Inserted, JobAction, JobFinish, LockRenewal, Migration, NextWake, Outcome,
+    QueueClaim, Store, order_like_input,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
@@ -34,6 +34,7 @@ super::queries!(
     job_skip,
     lock_check,
     lock_release_all,
+    lock_renew,
     migrate_lock,
     migration_delete,
     migration_insert,
@@ -329,6 +330,7 @@ impl Store for PgStore {
             .bind(claim.node)
             .bind(millis(claim.lease_margin))
             .bind(claim.token)
+            .bind(claim.lease_cap.map(millis))
             .fetch_all(&mut *tx)
             .await?;
         let claimed = rows
@@ -560,6 +562,20 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn lock_renew(&self, r: LockRenewal<'_>) -> Result<bool> {
+        let done = sqlx::query(self.q.lock_renew.clone())
+            .bind(r.scope)
+            .bind(r.queue)
+            .bind(r.node)
+            .bind(r.job_id)
+            .bind(r.token)
+            .bind(millis(r.lease))
+            .bind(r.now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     fn spawn_listener(

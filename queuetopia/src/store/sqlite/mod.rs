@@ -16,8 +16,8 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, Migration, NextWake,
-    Outcome, QueueClaim, Store, decide, order_like_input, plan_inserts, scheduled_at,
+    ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, LockRenewal, Migration,
+    NextWake, Outcome, QueueClaim, Store, decide, order_like_input, plan_inserts, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -39,6 +39,7 @@ super::queries!(
     job_skip,
     lock_check,
     lock_release_all,
+    lock_renew,
     migration_delete,
     migration_insert,
     migrations_table,
@@ -345,7 +346,7 @@ impl Store for SqliteStore {
                     .await?;
                 if let Some(row) = job {
                     let job = job_from_row(&row)?;
-                    let lease = plus(now, job.timeout + claim.lease_margin);
+                    let lease = plus(now, claim.lease(&job));
                     let lock = (claim.node, lease, claim.token, job.id);
                     set_queue(
                         &self.q,
@@ -373,7 +374,7 @@ impl Store for SqliteStore {
             let decision = decide(head.as_ref().map(Head::of), now);
             match (decision, head) {
                 (Decision::Run, Some(head)) => {
-                    let lease = plus(now, head.timeout + claim.lease_margin);
+                    let lease = plus(now, claim.lease(&head));
                     let lock = (claim.node, lease, claim.token, head.id);
                     set_queue(
                         &self.q,
@@ -624,6 +625,23 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn lock_renew(&self, r: LockRenewal<'_>) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let until = plus(r.now.unwrap_or_else(Utc::now), r.lease);
+        let done = sqlx::query(self.q.lock_renew.clone())
+            .bind(r.scope)
+            .bind(r.queue)
+            .bind(r.node)
+            .bind(r.job_id)
+            .bind(r.token)
+            .bind(micros(until))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {

@@ -8,7 +8,7 @@
 --   idle:      no open job, or the head is held: nothing to do until a write.
 --
 -- $1 scope, $2 queues, $3 pinned clock or NULL, $4 node, $5 lease margin (ms),
--- $6 lock token.
+-- $6 lock token, $7 the longest lease (ms) when attempts renew theirs, or NULL.
 WITH picked AS (
     SELECT q.queue, q.running_job_id, COALESCE($3::timestamptz, now()) AS now
     FROM queuetopia_queues q
@@ -26,7 +26,8 @@ decided AS (
             ELSE 'run'
         END AS decision,
         GREATEST(h.scheduled_at, h.next_attempt_at) AS head_ready_at,
-        p.now + (COALESCE(r.timeout_ms, h.timeout_ms) + $5) * interval '1 millisecond' AS lease_until
+        p.now + LEAST(COALESCE(r.timeout_ms, h.timeout_ms) + $5, $7::bigint)
+            * interval '1 millisecond' AS lease_until
     FROM picked p
     LEFT JOIN queuetopia_jobs r
         ON r.id = p.running_job_id AND r.done_at IS NULL AND r.given_up_at IS NULL
