@@ -36,6 +36,9 @@ pub(super) async fn round(
         }
         let limit = free.min(CLAIM_BATCH);
         let token = random_token();
+        // Before the request: the lease the database grants starts later, so
+        // deadlines measured from here end before it does.
+        let claimed_at = tokio::time::Instant::now();
         let batch = shared
             .db
             .store
@@ -66,6 +69,7 @@ pub(super) async fn round(
                 performer.clone(),
                 claimed,
                 token,
+                claimed_at,
                 interrupt.clone(),
             ));
         }

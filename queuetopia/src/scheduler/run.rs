@@ -49,6 +49,7 @@ pub(super) async fn attempt(
     performer: Arc<dyn DynPerformer>,
     claimed: Claimed,
     token: i64,
+    claimed_at: Instant,
     interrupt: watch::Receiver<bool>,
 ) {
     let _slot = Slot(shared.clone());
@@ -69,7 +70,7 @@ pub(super) async fn attempt(
         } else {
             tracing::debug!("perform");
             shared.emit(Event::Started { job: job.clone() });
-            perform(&shared, &performer, &job, token, interrupt).await
+            perform(&shared, &performer, &job, token, claimed_at, interrupt).await
         };
         record(&shared, &performer, &job, token, ended).await;
     }
@@ -79,13 +80,23 @@ pub(super) async fn attempt(
 
 /// Runs the performer in its own task, so that a panic is caught and a
 /// timeout, a shutdown or a lost lease can cancel it.
+///
+/// The timeout counts from the claim, on this machine's monotonic clock,
+/// which runs on while the process is frozen: a node that was stopped past
+/// its lease (and may have lost its queue) does not start the performer when
+/// it wakes up, and one stopped in the middle of an attempt cancels it at once.
 async fn perform(
     shared: &Shared,
     performer: &Arc<dyn DynPerformer>,
     job: &Job,
     token: i64,
+    claimed_at: Instant,
     mut interrupt: watch::Receiver<bool>,
 ) -> Ended {
+    let deadline = claimed_at + job.timeout;
+    if Instant::now() >= deadline {
+        return Ended::TimedOut;
+    }
     let (p, j) = (performer.clone(), job.clone());
     let mut task = tokio::spawn(async move { p.perform(&j).await });
     let interrupted = async {
@@ -100,7 +111,7 @@ async fn perform(
             Err(e) if e.is_panic() => Ended::Panicked(panic_message(e.into_panic())),
             Err(_) => Ended::Failed("cancelled".to_owned()),
         },
-        _ = tokio::time::sleep(job.timeout) => {
+        _ = tokio::time::sleep_until(deadline) => {
             task.abort();
             Ended::TimedOut
         }
@@ -108,7 +119,7 @@ async fn perform(
             task.abort();
             Ended::Interrupted
         }
-        _ = keep_lease(shared, job, token) => {
+        _ = keep_lease(shared, job, token, claimed_at) => {
             task.abort();
             Ended::LeaseLost
         }
@@ -118,7 +129,7 @@ async fn perform(
 /// Renews the attempt's lease every third of it, when leases are renewed;
 /// returns only when the lease is lost: another node took the queue, or
 /// renewing failed until too little of the lease was left.
-async fn keep_lease(shared: &Shared, job: &Job, token: i64) {
+async fn keep_lease(shared: &Shared, job: &Job, token: i64, claimed_at: Instant) {
     let config = &shared.config;
     let lease = store::lease(job, config.lease_margin, config.lease_cap);
     if config.lease_cap.is_none() || lease >= job.timeout + config.lease_margin {
@@ -126,11 +137,18 @@ async fn keep_lease(shared: &Shared, job: &Job, token: i64) {
         return std::future::pending().await;
     }
     let every = lease / 3;
-    // Measured from before the request that took or renewed the lease.
-    let mut held_until = Instant::now() + lease - every;
+    // Measured from before the request that took or renewed the lease, a
+    // third of it early.
+    let mut held_until = claimed_at + lease - every;
     loop {
-        tokio::time::sleep(every).await;
+        tokio::time::sleep_until(held_until - every).await;
         let asked = Instant::now();
+        if asked >= held_until + every {
+            // Past the lease's end: the process was frozen or starved, and
+            // another node may own the queue by now.
+            tracing::warn!("the lease ran out before it could be renewed: cancelling the attempt");
+            return;
+        }
         let renewed = shared
             .db
             .store

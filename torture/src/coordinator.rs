@@ -1,0 +1,321 @@
+//! The coordinator: creates the jobs, starts the node processes, injects the
+//! faults, waits for the queues to drain, then has the ledger checked.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use queuetopia::{JobOptions, NewJob, Queuetopia};
+use serde_json::json;
+
+use crate::args::{Backend, Options};
+use crate::check::{self, Faults, NodeLife};
+use crate::ledger::{Ledger, now_us};
+
+struct Node {
+    name: String,
+    child: Child,
+    spawned_at: Instant,
+}
+
+struct Fleet {
+    options: Options,
+    scope: String,
+    log_dir: std::path::PathBuf,
+    nodes: Vec<Node>,
+    spawned: usize,
+    lives: Vec<NodeLife>,
+}
+
+impl Fleet {
+    fn spawn(&mut self) -> Result<(), String> {
+        self.spawned += 1;
+        let name = format!("node-{}", self.spawned);
+        let log = std::fs::File::create(self.log_dir.join(format!("{name}.log")))
+            .map_err(|e| e.to_string())?;
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let o = &self.options;
+        let child = Command::new(exe)
+            .args([
+                "node",
+                o.backend.name(),
+                &o.url,
+                &self.scope,
+                &name,
+                &o.fail_rate.to_string(),
+                &o.job_ms.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start a node: {e}"))?;
+        self.nodes.push(Node {
+            name,
+            child,
+            spawned_at: Instant::now(),
+        });
+        Ok(())
+    }
+
+    fn pick(&self, n: u64) -> usize {
+        (n % self.nodes.len() as u64) as usize
+    }
+
+    /// Records the end of a node's life.
+    fn ended(&mut self, node: Node, how: &str) {
+        self.lives.push(NodeLife {
+            name: node.name,
+            ended_at: now_us(),
+            how: how.to_owned(),
+        });
+    }
+
+    fn kill(&mut self, index: usize) {
+        let mut node = self.nodes.remove(index);
+        let _ = node.child.kill(); // SIGKILL
+        let _ = node.child.wait();
+        self.ended(node, "killed");
+    }
+
+    /// SIGTERMs a node and waits for it to exit; returns whether it exited
+    /// cleanly in time.
+    async fn terminate(&mut self, index: usize) -> bool {
+        let mut node = self.nodes.remove(index);
+        signal(node.child.id(), "-TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let clean = loop {
+            match node.child.try_wait() {
+                Ok(Some(status)) => break status.success(),
+                Ok(None) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                _ => {
+                    let _ = node.child.kill();
+                    let _ = node.child.wait();
+                    break false;
+                }
+            }
+        };
+        self.ended(
+            node,
+            if clean {
+                "terminated"
+            } else {
+                "terminate failed"
+            },
+        );
+        clean
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+}
+
+/// A small deterministic generator for picking nodes.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn restart_command(o: &Options) -> Option<String> {
+    if let Some(c) = &o.restart_command {
+        return Some(c.clone());
+    }
+    match o.backend {
+        Backend::Postgres => Some(
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -n 1) main restart"
+                .to_owned(),
+        ),
+        Backend::MySql => Some(
+            "mariadb-admin --protocol=tcp -h 127.0.0.1 -u root shutdown; \
+             for i in $(seq 1 50); do mariadb-admin --protocol=tcp -h 127.0.0.1 -u root ping >/dev/null 2>&1 || break; sleep 0.1; done; \
+             start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; sleep 2; \
+             mariadb-admin --protocol=tcp -h 127.0.0.1 -u root ping >/dev/null 2>&1 || \
+             start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd; \
+             for i in $(seq 1 100); do mariadb-admin --protocol=tcp -h 127.0.0.1 -u root ping >/dev/null 2>&1 && break; sleep 0.2; done"
+                .to_owned(),
+        ),
+        Backend::Sqlite => None,
+    }
+}
+
+/// Jobs neither done nor given up, summed over the scope's queues.
+async fn open_jobs(q: &Queuetopia) -> Option<u64> {
+    q.list_queues()
+        .await
+        .ok()
+        .map(|queues| queues.iter().map(|i| i.size).sum())
+}
+
+pub(crate) async fn run(o: Options) -> Result<bool, String> {
+    let db = queuetopia::connect(&o.url)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", o.url))?;
+    db.migrate().await.map_err(|e| e.to_string())?;
+    let ledger = Ledger::new(db.clone(), o.backend);
+    ledger.create().await.map_err(|e| e.to_string())?;
+    let scope = format!("torture-{}", now_us());
+    let producer = Queuetopia::producer(db.clone())
+        .scope(scope.clone())
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
+
+    // Jobs go in round by round across the queues, so that each queue's
+    // order spans many batches.
+    let total = o.queues * o.jobs_per_queue;
+    let options = JobOptions::default()
+        .timeout(Duration::from_millis(o.timeout_ms))
+        .max_attempts(o.max_attempts);
+    for round in 0..o.jobs_per_queue {
+        let batch: Vec<NewJob> = (0..o.queues)
+            .map(|k| {
+                NewJob::new(
+                    format!("q{k}"),
+                    "work",
+                    json!({"round": round}),
+                    options.clone(),
+                )
+                .expect("valid job")
+            })
+            .collect();
+        producer
+            .create_jobs(batch)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    eprintln!(
+        "torture: {} jobs in {} queues created in scope {scope}; starting {} nodes",
+        total, o.queues, o.nodes
+    );
+
+    let log_dir = std::env::temp_dir().join(format!("queuetopia-{scope}"));
+    std::fs::create_dir_all(&log_dir).map_err(|e| e.to_string())?;
+    let mut fleet = Fleet {
+        options: o.clone(),
+        scope: scope.clone(),
+        log_dir: log_dir.clone(),
+        nodes: Vec::new(),
+        spawned: 0,
+        lives: Vec::new(),
+    };
+    for _ in 0..o.nodes {
+        fleet.spawn()?;
+    }
+
+    let started = Instant::now();
+    let mut faults = Faults::default();
+    let mut dice = Dice(0x2545_f491_4f6c_dd1d);
+    let tick = Duration::from_millis(200);
+    let (mut next_kill, mut next_stop, mut next_term) = (
+        o.kill_every.map(|d| started + d),
+        o.stop_every.map(|d| started + d),
+        o.term_every.map(|d| started + d),
+    );
+    let mut restarted = !o.restart_db;
+    let lease = Duration::from_millis(o.timeout_ms + 500);
+    let drained = loop {
+        tokio::time::sleep(tick).await;
+        let open = open_jobs(&producer).await;
+        if open == Some(0) {
+            break true;
+        }
+        if started.elapsed() > o.deadline {
+            break false;
+        }
+        let now = Instant::now();
+        if next_kill.is_some_and(|t| now >= t) {
+            let i = fleet.pick(dice.roll());
+            eprintln!("torture: SIGKILL {}", fleet.nodes[i].name);
+            faults.kills.push((fleet.nodes[i].name.clone(), now_us()));
+            fleet.kill(i);
+            fleet.spawn()?;
+            next_kill = o.kill_every.map(|d| now + d);
+        }
+        if next_stop.is_some_and(|t| now >= t) {
+            let i = fleet.pick(dice.roll());
+            let (name, pid) = (fleet.nodes[i].name.clone(), fleet.nodes[i].child.id());
+            eprintln!(
+                "torture: SIGSTOP {name} for {} ms",
+                lease.as_millis() + 1000
+            );
+            let from = now_us();
+            signal(pid, "-STOP");
+            tokio::time::sleep(lease + Duration::from_secs(1)).await;
+            signal(pid, "-CONT");
+            faults.stops.push((name, from, now_us()));
+            next_stop = o.stop_every.map(|d| Instant::now() + d);
+        }
+        // A node just started may not listen for SIGTERM yet: only nodes
+        // that have run a second are terminated.
+        let settled: Vec<usize> = (0..fleet.nodes.len())
+            .filter(|i| fleet.nodes[*i].spawned_at.elapsed() > Duration::from_secs(1))
+            .collect();
+        if next_term.is_some_and(|t| now >= t) && !settled.is_empty() {
+            let i = settled[(dice.roll() % settled.len() as u64) as usize];
+            let name = fleet.nodes[i].name.clone();
+            let clean = fleet.terminate(i).await;
+            let locks = producer
+                .list_queues()
+                .await
+                .map(|qs| {
+                    qs.iter()
+                        .filter(|q| q.lock.as_ref().is_some_and(|l| l.node == name))
+                        .count()
+                })
+                .unwrap_or(usize::MAX);
+            eprintln!("torture: SIGTERM {name}: clean exit {clean}, locks left {locks}");
+            faults.terms.push((name, clean, locks));
+            fleet.spawn()?;
+            next_term = o.term_every.map(|d| Instant::now() + d);
+        }
+        if !restarted && open.is_some_and(|n| (n as usize) < total * 2 / 3) {
+            restarted = true;
+            if let Some(cmd) = restart_command(&o) {
+                eprintln!("torture: restarting the database server");
+                let from = now_us();
+                let status = Command::new("sh").args(["-c", &cmd]).status();
+                let ok = status.is_ok_and(|s| s.success());
+                faults.restarts.push((from, now_us(), ok));
+                eprintln!("torture: database restarted ({ok})");
+            }
+        }
+    };
+    let elapsed = started.elapsed();
+    // Every node stops cleanly and leaves no lock.
+    while !fleet.nodes.is_empty() {
+        let name = fleet.nodes[0].name.clone();
+        let clean = fleet.terminate(0).await;
+        if !clean {
+            eprintln!("torture: {name} did not stop cleanly");
+        }
+    }
+    let report = check::run(
+        &producer,
+        &ledger,
+        &scope,
+        &o,
+        check::Run {
+            total,
+            drained,
+            elapsed,
+            faults,
+            lives: fleet.lives,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if !report.ok {
+        eprintln!("torture: node logs are in {}", log_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&log_dir);
+    }
+    Ok(report.ok)
+}

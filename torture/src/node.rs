@@ -1,0 +1,175 @@
+//! A node: one process running a scheduler whose performer writes every
+//! execution to the ledger. Started by the coordinator as
+//! `queuetopia-torture node BACKEND URL SCOPE NAME FAIL_RATE JOB_MS`; stops
+//! cleanly on SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use queuetopia::{Event, Job, JobError, Performer, Queuetopia};
+
+use crate::args::Backend;
+use crate::ledger::{Ledger, now_us};
+
+struct LedgerPerformer {
+    ledger: Arc<Ledger>,
+    scope: String,
+    node: String,
+    fail_rate: f64,
+    job_ms: u64,
+}
+
+/// Tries a ledger write until it succeeds or 15 s have passed (the database
+/// may be restarting).
+async fn retry<F, Fut>(mut write: F) -> Result<(), sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match write().await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether this attempt fails: a hash of the job and attempt, so that a
+/// rerun of the same attempt decides the same.
+fn fails(job: &Job, rate: f64) -> bool {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for b in job
+        .id
+        .to_le_bytes()
+        .iter()
+        .chain(job.attempts.to_le_bytes().iter())
+    {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % 10_000) as f64 / 10_000.0 < rate
+}
+
+/// Writes the end of an execution that was cancelled (a timeout, a lost
+/// lease, a shutdown): the scheduler dropped the performer's future.
+struct Cancelled {
+    ledger: Arc<Ledger>,
+    scope: String,
+    node: String,
+    job_id: i64,
+    attempt: i64,
+    armed: bool,
+}
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let at = now_us();
+        let (ledger, scope, node) = (self.ledger.clone(), self.scope.clone(), self.node.clone());
+        let (job_id, attempt) = (self.job_id, self.attempt);
+        tokio::spawn(async move {
+            let _ = retry(|| ledger.end(&scope, job_id, attempt, &node, at, "cancelled")).await;
+        });
+    }
+}
+
+impl Performer for LedgerPerformer {
+    async fn perform(&self, job: &Job) -> Result<(), JobError> {
+        let attempt = i64::from(job.attempts);
+        let start = now_us();
+        retry(|| {
+            self.ledger
+                .start(&self.scope, job.id, attempt, &job.queue, &self.node, start)
+        })
+        .await?;
+        let mut guard = Cancelled {
+            ledger: self.ledger.clone(),
+            scope: self.scope.clone(),
+            node: self.node.clone(),
+            job_id: job.id,
+            attempt,
+            armed: true,
+        };
+        tokio::time::sleep(Duration::from_millis(self.job_ms)).await;
+        let failed = fails(job, self.fail_rate);
+        let outcome = if failed { "fail" } else { "ok" };
+        let end = now_us();
+        retry(|| {
+            self.ledger
+                .end(&self.scope, job.id, attempt, &self.node, end, outcome)
+        })
+        .await?;
+        guard.armed = false;
+        if failed {
+            return Err(JobError::new("planned failure"));
+        }
+        Ok(())
+    }
+
+    fn backoff(&self, _job: &Job) -> Duration {
+        Duration::from_millis(50)
+    }
+}
+
+pub(crate) async fn run(args: &[String]) -> Result<bool, String> {
+    // First of all, so that a SIGTERM during start-up still stops cleanly.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let [backend, url, scope, name, fail_rate, job_ms] = args else {
+        return Err("node: BACKEND URL SCOPE NAME FAIL_RATE JOB_MS".into());
+    };
+    let backend = match backend.as_str() {
+        "postgres" => Backend::Postgres,
+        "mysql" => Backend::MySql,
+        _ => Backend::Sqlite,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let db = queuetopia::connect(url).await.map_err(|e| e.to_string())?;
+    let ledger = Arc::new(Ledger::new(db.clone(), backend));
+    let performer = LedgerPerformer {
+        ledger: ledger.clone(),
+        scope: scope.clone(),
+        node: name.clone(),
+        fail_rate: fail_rate.parse().map_err(|e| format!("{e}"))?,
+        job_ms: job_ms.parse().map_err(|e| format!("{e}"))?,
+    };
+    let q = Queuetopia::builder(db, performer)
+        .scope(scope.clone())
+        .node(name.clone())
+        .poll_interval(Duration::from_secs(1))
+        .lease_margin(Duration::from_millis(500))
+        .max_concurrent_jobs(32)
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    // What the node learns of each result goes to the ledger too.
+    let mut events = q.subscribe();
+    let (scope2, name2) = (scope.clone(), name.clone());
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            let (job_id, attempt, what) = match &event {
+                Event::Succeeded { job } => (job.id, job.attempts, "done"),
+                Event::Failed { job, .. } => (job.id, job.attempts, "failed"),
+                Event::ResultRefused { job_id, attempt } => (*job_id, *attempt, "refused"),
+                _ => continue,
+            };
+            let _ =
+                retry(|| ledger.recorded(&scope2, job_id, i64::from(attempt), &name2, what)).await;
+        }
+    });
+    term.recv().await;
+    q.shutdown(Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(true)
+}
