@@ -26,6 +26,9 @@ queuetopia-torture [options]
   --restart-command CMD             the shell command that restarts it (default:
                                     this machine's service commands)
   --deadline S                      give up after S seconds (default 300)
+  --pickup N                        instead of the run above: measure cross-node
+                                    pickup latency over N jobs, each created by
+                                    this process and run by a node process
   --json                            print the report as one JSON object too
 ";
 
@@ -65,6 +68,7 @@ pub(crate) struct Options {
     pub(crate) restart_command: Option<String>,
     pub(crate) deadline: Duration,
     pub(crate) json: bool,
+    pub(crate) pickup: usize,
 }
 
 impl Options {
@@ -87,6 +91,7 @@ impl Options {
             restart_command: None,
             deadline: Duration::from_secs(300),
             json: false,
+            pickup: 0,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -126,6 +131,7 @@ impl Options {
                 "--restart-command" => o.restart_command = Some(value()?),
                 "--deadline" => o.deadline = secs(value()?)?.unwrap_or(o.deadline),
                 "--json" => o.json = true,
+                "--pickup" => o.pickup = number(flag, value()?)?,
                 other => return Err(format!("unknown option {other} (see --help)")),
             }
         }

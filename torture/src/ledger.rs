@@ -108,8 +108,13 @@ impl Ledger {
             Backend::MySql => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
             Backend::Sqlite => "id INTEGER PRIMARY KEY",
         };
+        // Every write finds its row by (scope, job, attempt).
+        let inline_index = match self.backend {
+            Backend::MySql => ",\n                KEY torture_ledger_v2_job (scope, job_id, attempt)",
+            _ => "",
+        };
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS torture_ledger (
+            "CREATE TABLE IF NOT EXISTS torture_ledger_v2 (
                 {id},
                 scope VARCHAR(100) NOT NULL,
                 job_id BIGINT NOT NULL,
@@ -119,10 +124,19 @@ impl Ledger {
                 started_at BIGINT NOT NULL,
                 ended_at BIGINT,
                 outcome VARCHAR(16),
-                recorded VARCHAR(16)
+                recorded VARCHAR(16){inline_index}
             )"
         );
-        self.run(&ddl, vec![]).await
+        self.run(&ddl, vec![]).await?;
+        if inline_index.is_empty() {
+            self.run(
+                "CREATE INDEX IF NOT EXISTS torture_ledger_v2_job
+                 ON torture_ledger_v2 (scope, job_id, attempt)",
+                vec![],
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn run(&self, sql: &str, binds: Vec<Val<'_>>) -> Result<(), sqlx::Error> {
@@ -175,7 +189,7 @@ impl Ledger {
         at: i64,
     ) -> Result<(), sqlx::Error> {
         self.run(
-            "INSERT INTO torture_ledger (scope, job_id, attempt, queue, node, started_at)
+            "INSERT INTO torture_ledger_v2 (scope, job_id, attempt, queue, node, started_at)
              VALUES (?, ?, ?, ?, ?, ?)",
             vec![
                 Val::Text(scope),
@@ -199,7 +213,7 @@ impl Ledger {
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
         self.run(
-            "UPDATE torture_ledger SET ended_at = ?, outcome = ?
+            "UPDATE torture_ledger_v2 SET ended_at = ?, outcome = ?
              WHERE scope = ? AND job_id = ? AND attempt = ? AND node = ?",
             vec![
                 Val::Int(at),
@@ -222,7 +236,7 @@ impl Ledger {
         what: &str,
     ) -> Result<(), sqlx::Error> {
         self.run(
-            "UPDATE torture_ledger SET recorded = ?
+            "UPDATE torture_ledger_v2 SET recorded = ?
              WHERE scope = ? AND job_id = ? AND attempt = ? AND node = ?",
             vec![
                 Val::Text(what),
@@ -235,11 +249,26 @@ impl Ledger {
         .await
     }
 
+    /// When the first execution of a job started, if one did.
+    pub(crate) async fn first_start(&self, scope: &str, job_id: i64) -> Result<Option<i64>, sqlx::Error> {
+        let rows = self
+            .fetch(
+                "SELECT MIN(started_at) AS started_at FROM torture_ledger_v2
+                 WHERE scope = ? AND job_id = ?",
+                vec![Val::Text(scope), Val::Int(job_id)],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => row.opt_int("started_at"),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) async fn executions(&self, scope: &str) -> Result<Vec<Execution>, sqlx::Error> {
         let rows = self
             .fetch(
                 "SELECT job_id, attempt, queue, node, started_at, ended_at, outcome, recorded
-                 FROM torture_ledger WHERE scope = ? ORDER BY started_at",
+                 FROM torture_ledger_v2 WHERE scope = ? ORDER BY started_at",
                 vec![Val::Text(scope)],
             )
             .await?;

@@ -167,7 +167,21 @@ pub(crate) async fn run(args: &[String]) -> Result<bool, String> {
                 retry(|| ledger.recorded(&scope2, job_id, i64::from(attempt), &name2, what)).await;
         }
     });
-    term.recv().await;
+    // Stop on SIGTERM, or when the coordinator is gone (its children are
+    // handed to another parent): an orphaned node would run on for ever.
+    let parent = std::os::unix::process::parent_id();
+    let orphaned = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if std::os::unix::process::parent_id() != parent {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = orphaned => {}
+    }
     q.shutdown(Duration::from_secs(5))
         .await
         .map_err(|e| e.to_string())?;

@@ -29,8 +29,14 @@ decided AS (
         p.now + LEAST(COALESCE(r.timeout_ms, h.timeout_ms) + $5, $7::bigint)
             * interval '1 millisecond' AS lease_until
     FROM picked p
-    LEFT JOIN queuetopia_jobs r
-        ON r.id = p.running_job_id AND r.done_at IS NULL AND r.given_up_at IS NULL
+    -- A lookup by primary key (LIMIT keeps it one): as a plain join, a
+    -- planner with stale statistics may scan every open job instead.
+    LEFT JOIN LATERAL (
+        SELECT r.id, r.timeout_ms
+        FROM queuetopia_jobs r
+        WHERE r.id = p.running_job_id AND r.done_at IS NULL AND r.given_up_at IS NULL
+        LIMIT 1
+    ) r ON true
     LEFT JOIN LATERAL (
         SELECT j.id, j.attempts, j.max_attempts, j.scheduled_at, j.next_attempt_at, j.timeout_ms
         FROM queuetopia_jobs j
