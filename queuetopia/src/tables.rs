@@ -58,22 +58,9 @@ impl Tables {
         self.qualified("jobs")
     }
 
-    /// The PostgreSQL notification channel of this placement: creations
-    /// that make a queue ready notify it, and schedulers listen to it.
-    pub(crate) fn channel(&self) -> String {
-        let name = match &self.schema {
-            Some(schema) => format!("{schema}.{}wake", self.prefix),
-            None => format!("{}wake", self.prefix),
-        };
-        if name.len() <= 63 {
-            return name;
-        }
-        // Channel names are identifiers: at most 63 bytes. A stable hash
-        // (FNV-1a) keeps long placements apart.
-        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        format!("queuetopia_wake_{hash:016x}")
+    /// The table prefix.
+    pub(crate) fn prefix_name(&self) -> &str {
+        &self.prefix
     }
 
     pub(crate) fn schema_name(&self) -> Option<&str> {
@@ -180,20 +167,6 @@ mod tests {
             t.render("to_regclass('queuetopia_migrations'), myqueuetopia_jobs"),
             "to_regclass('work.app_migrations'), myqueuetopia_jobs"
         );
-    }
-
-    #[test]
-    fn channels_are_identifiers_that_keep_placements_apart() {
-        assert_eq!(Tables::default().channel(), "queuetopia_wake");
-        assert_eq!(Tables::default().schema("s").channel(), "s.queuetopia_wake");
-        let long = |s: &str| {
-            Tables::default()
-                .prefix("p".repeat(30))
-                .schema(s.repeat(60))
-        };
-        let (a, b) = (long("a").channel(), long("b").channel());
-        assert!(a.len() <= 63 && b.len() <= 63 && a != b);
-        assert_eq!(a, long("a").channel());
     }
 
     #[test]

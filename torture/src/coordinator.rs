@@ -190,7 +190,11 @@ async fn pickup(o: Options, db: queuetopia::Db, ledger: Ledger) -> Result<bool, 
             .map_err(|e| e.to_string())?;
         let deadline = Instant::now() + Duration::from_secs(5);
         let started = loop {
-            if let Some(t) = ledger.first_start(&scope, job.id).await.map_err(|e| e.to_string())? {
+            if let Some(t) = ledger
+                .first_start(&scope, job.id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 break t;
             }
             if Instant::now() > deadline {
@@ -328,11 +332,14 @@ pub(crate) async fn run(o: Options) -> Result<bool, String> {
                 "torture: SIGSTOP {name} for {} ms",
                 lease.as_millis() + 1000
             );
-            let from = now_us();
+            // The frozen span is taken inside the signals: from once SIGSTOP
+            // has been delivered, to before SIGCONT is sent.
             signal(pid, "-STOP");
+            let from = now_us();
             tokio::time::sleep(lease + Duration::from_secs(1)).await;
+            let to = now_us();
             signal(pid, "-CONT");
-            faults.stops.push((name, from, now_us()));
+            faults.stops.push((name, from, to));
             next_stop = o.stop_every.map(|d| Instant::now() + d);
         }
         // A node just started may not listen for SIGTERM yet: only nodes

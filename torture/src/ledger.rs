@@ -110,7 +110,9 @@ impl Ledger {
         };
         // Every write finds its row by (scope, job, attempt).
         let inline_index = match self.backend {
-            Backend::MySql => ",\n                KEY torture_ledger_v2_job (scope, job_id, attempt)",
+            Backend::MySql => {
+                ",\n                KEY torture_ledger_v2_job (scope, job_id, attempt)"
+            }
             _ => "",
         };
         let ddl = format!(
@@ -250,7 +252,11 @@ impl Ledger {
     }
 
     /// When the first execution of a job started, if one did.
-    pub(crate) async fn first_start(&self, scope: &str, job_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    pub(crate) async fn first_start(
+        &self,
+        scope: &str,
+        job_id: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
         let rows = self
             .fetch(
                 "SELECT MIN(started_at) AS started_at FROM torture_ledger_v2

@@ -266,15 +266,21 @@ impl Head {
 }
 
 /// When a queue whose head is `head` may next run, if its lock is kept until
-/// `kept`: `None` when it has no open job or its head is held. Backends that
-/// refresh a queue in Rust use this; the others compute the same in SQL
+/// `kept`: `None` when it has no open job or its head is held. Never before
+/// `now`: a queue whose job just ended goes behind the queues already
+/// waiting (round robin), however old its head. Backends that refresh a
+/// queue in Rust use this; the others compute the same in SQL
 /// (`queue_refresh.sql`).
-pub(crate) fn ready_at(head: Option<&Job>, kept: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+pub(crate) fn ready_at(
+    head: Option<&Job>,
+    kept: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let h = head?;
     if h.is_exhausted() {
         return None;
     }
-    let mut ready = h.scheduled_at;
+    let mut ready = h.scheduled_at.max(now);
     for t in [h.next_attempt_at, kept].into_iter().flatten() {
         ready = ready.max(t);
     }

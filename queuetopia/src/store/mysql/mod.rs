@@ -291,7 +291,7 @@ impl MySqlStore {
         let blocked_since = opt_time(row.try_get("blocked_since")?);
         let head = self.head(conn, scope, queue).await?;
         let kept = if release_lock { None } else { locked_until };
-        let ready = ready_at(head.as_ref(), kept);
+        let ready = ready_at(head.as_ref(), kept, now);
         let blocked = match &head {
             Some(h) if h.error.is_some() => Some(blocked_since.unwrap_or(now)),
             _ => None,

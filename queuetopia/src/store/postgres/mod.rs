@@ -39,6 +39,7 @@ super::queries!(
     migration_delete,
     migration_insert,
     migrations_table,
+    channel,
     notify,
     queue_claim,
     queue_list,
@@ -62,8 +63,9 @@ pub(crate) struct PgStore {
     pool: PgPool,
     tables: Tables,
     q: Queries,
-    /// The notification channel of the placement.
-    channel: String,
+    /// The notification channel of the placement, named once by the server
+    /// (see `sql/channel.sql`).
+    channel: tokio::sync::OnceCell<String>,
 }
 
 impl PgStore {
@@ -71,13 +73,28 @@ impl PgStore {
         PgStore {
             pool,
             q: Queries::new(&tables),
-            channel: tables.channel(),
+            channel: tokio::sync::OnceCell::new(),
             tables,
         }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The placement's notification channel.
+    async fn channel(&self) -> Result<&str> {
+        let name = self
+            .channel
+            .get_or_try_init(|| async {
+                sqlx::query_scalar::<_, String>(self.q.channel.clone())
+                    .bind(self.tables.schema_name())
+                    .bind(format!("{}wake", self.tables.prefix_name()))
+                    .fetch_one(&self.pool)
+                    .await
+            })
+            .await?;
+        Ok(name)
     }
 
     /// Creates jobs on the caller's connection (inside its transaction).
@@ -88,7 +105,8 @@ impl PgStore {
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
-        insert(&self.q, conn, scope, jobs, now, &self.channel).await
+        let channel = self.channel().await?;
+        insert(&self.q, conn, scope, jobs, now, channel).await
     }
 }
 
@@ -302,7 +320,7 @@ impl Store for PgStore {
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
-        insert(&self.q, &self.pool, scope, jobs, now, &self.channel).await
+        insert(&self.q, &self.pool, scope, jobs, now, self.channel().await?).await
     }
 
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
@@ -524,7 +542,7 @@ impl Store for PgStore {
         let job = job_from_row(&row)?;
         refresh(&self.q, &mut tx, scope, &queue, now, false, false).await?;
         sqlx::query(self.q.notify.clone())
-            .bind(&self.channel)
+            .bind(self.channel().await?)
             .bind(scope)
             .execute(&mut *tx)
             .await?;
@@ -583,12 +601,30 @@ impl Store for PgStore {
         scope: &str,
         on_wake: std::sync::Arc<dyn Fn() + Send + Sync>,
     ) -> Option<tokio::task::JoinHandle<()>> {
-        Some(tokio::spawn(listen(
-            self.pool.clone(),
-            self.channel.clone(),
-            scope.to_owned(),
-            on_wake,
-        )))
+        let (pool, scope) = (self.pool.clone(), scope.to_owned());
+        let (name, schema, base) = (
+            self.q.channel.clone(),
+            self.tables.schema_name().map(str::to_owned),
+            format!("{}wake", self.tables.prefix_name()),
+        );
+        Some(tokio::spawn(async move {
+            // Named by the server, as the creations name it.
+            let channel = loop {
+                let named = sqlx::query_scalar::<_, String>(name.clone())
+                    .bind(schema.as_deref())
+                    .bind(&base)
+                    .fetch_one(&pool)
+                    .await;
+                match named {
+                    Ok(channel) => break channel,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot name the notification channel");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            };
+            listen(pool, channel, scope, on_wake).await
+        }))
     }
 
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {

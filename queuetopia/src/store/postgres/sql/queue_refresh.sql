@@ -19,8 +19,11 @@ UPDATE queuetopia_queues q SET
     lock_token = CASE WHEN $4 THEN NULL ELSE q.lock_token END,
     ready_at = (
         SELECT CASE WHEN h.attempts >= h.max_attempts THEN NULL
+               -- Not before now: a queue whose job just ended goes behind the
+               -- queues already waiting (round robin), however old its head.
                ELSE GREATEST(h.scheduled_at, h.next_attempt_at,
-                             CASE WHEN NOT $4 THEN q.locked_until END)
+                             CASE WHEN NOT $4 THEN q.locked_until END,
+                             COALESCE($3::timestamptz, now()))
                END
         FROM head h
     ),

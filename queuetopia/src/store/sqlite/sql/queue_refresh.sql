@@ -16,11 +16,14 @@ UPDATE queuetopia_queues SET
     lock_token = CASE WHEN ?4 THEN NULL ELSE lock_token END,
     ready_at = (
         SELECT CASE WHEN h.attempts >= h.max_attempts THEN NULL
+               -- Not before now: a queue whose job just ended goes behind the
+               -- queues already waiting (round robin), however old its head.
                ELSE max(
                    h.scheduled_at,
                    COALESCE(h.next_attempt_at, h.scheduled_at),
                    CASE WHEN ?4 THEN h.scheduled_at
-                        ELSE COALESCE(queuetopia_queues.locked_until, h.scheduled_at) END
+                        ELSE COALESCE(queuetopia_queues.locked_until, h.scheduled_at) END,
+                   ?3
                )
                END
         FROM head h
