@@ -143,7 +143,7 @@ pub(crate) async fn run(
     }
     let mut ahead_done_by: HashMap<i64, i64> = HashMap::new();
     for list in order.values_mut() {
-        list.sort_by(|a, b| (a.scheduled_at, a.sequence).cmp(&(b.scheduled_at, b.sequence)));
+        list.sort_by_key(|a| (a.scheduled_at, a.sequence));
         let mut latest = i64::MIN;
         for j in list.iter() {
             ahead_done_by.insert(j.id, latest);
@@ -153,8 +153,10 @@ pub(crate) async fn run(
     }
     let mut out_of_order = Vec::new();
     for e in &executions {
-        if let Some(ahead) = ahead_done_by.get(&e.job_id) {
-            if *ahead > e.started_at {
+        if let Some(ahead) = ahead_done_by.get(&e.job_id)
+            && *ahead > e.started_at
+        {
+            {
                 out_of_order.push(json!({
                     "job": e.job_id, "attempt": e.attempt, "queue": e.queue,
                     "started_at": e.started_at, "ahead_finished_at": ahead,

@@ -307,7 +307,7 @@ pub(crate) async fn run(o: Options) -> Result<bool, String> {
         tokio::time::sleep(tick).await;
         // Counting open jobs reads every queue: once a second is plenty.
         ticks += 1;
-        if ticks % 5 == 0 {
+        if ticks.is_multiple_of(5) {
             open = open_jobs(&producer).await;
             if open == Some(0) {
                 break true;
@@ -406,8 +406,10 @@ pub(crate) async fn run(o: Options) -> Result<bool, String> {
     } else {
         let _ = std::fs::remove_dir_all(&log_dir);
     }
-    if o.backend == Backend::Sqlite {
-        if let Some(path) = o.url.strip_prefix("sqlite://") {
+    if o.backend == Backend::Sqlite
+        && let Some(path) = o.url.strip_prefix("sqlite://")
+    {
+        {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{path}{suffix}"));
             }
