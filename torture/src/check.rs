@@ -58,8 +58,8 @@ async fn all_jobs(q: &Queuetopia) -> queuetopia::Result<Vec<Job>> {
 }
 
 /// The end of an execution: when it wrote its end, or when its node died;
-/// an execution that spanned a SIGSTOP ends when its node froze (it ran on
-/// for an instant after SIGCONT; that is counted apart).
+/// an execution that met a SIGSTOP ends when its node froze (it ran on for
+/// an instant after SIGCONT; that is counted apart).
 fn effective_end(
     e: &Execution,
     lives: &HashMap<&str, &NodeLife>,
@@ -68,9 +68,14 @@ fn effective_end(
     let end = e
         .ended_at
         .unwrap_or_else(|| lives.get(e.node.as_str()).map_or(i64::MAX, |l| l.ended_at));
-    for (node, from, _to) in stops {
-        if *node == e.node && e.started_at < *from && end > *from {
-            return (*from, true);
+    for (node, from, to) in stops {
+        // Any execution of a frozen node that meets the frozen span stops
+        // running at its start: what it does after SIGCONT is the instant
+        // before its timeout cancels it (counted as resumed_after_stop). A
+        // SIGSTOP takes a moment to land, so one may even start just after
+        // `from`.
+        if *node == e.node && e.started_at < *to && end > *from {
+            return (e.started_at.max(*from), true);
         }
     }
     (end, false)
