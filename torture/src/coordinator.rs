@@ -406,7 +406,8 @@ pub(crate) async fn run(o: Options) -> Result<bool, String> {
     } else {
         let _ = std::fs::remove_dir_all(&log_dir);
     }
-    if o.backend == Backend::Sqlite
+    if report.ok
+        && o.backend == Backend::Sqlite
         && let Some(path) = o.url.strip_prefix("sqlite://")
     {
         {

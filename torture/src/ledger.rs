@@ -141,23 +141,32 @@ impl Ledger {
         Ok(())
     }
 
-    async fn run(&self, sql: &str, binds: Vec<Val<'_>>) -> Result<(), sqlx::Error> {
+    /// Runs a statement; returns how many rows it changed.
+    async fn run(&self, sql: &str, binds: Vec<Val<'_>>) -> Result<u64, sqlx::Error> {
         let sql = AssertSqlSafe(self.sql(sql));
-        match self.backend {
+        Ok(match self.backend {
             Backend::Postgres => {
                 let pool = self.db.pg_pool().expect("postgres");
-                bind_all!(sqlx::query(sql), binds).execute(pool).await?;
+                bind_all!(sqlx::query(sql), binds)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
             }
             Backend::MySql => {
                 let pool = self.db.mysql_pool().expect("mysql");
-                bind_all!(sqlx::query(sql), binds).execute(pool).await?;
+                bind_all!(sqlx::query(sql), binds)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
             }
             Backend::Sqlite => {
                 let pool = self.db.sqlite_pool().expect("sqlite");
-                bind_all!(sqlx::query(sql), binds).execute(pool).await?;
+                bind_all!(sqlx::query(sql), binds)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
             }
-        }
-        Ok(())
+        })
     }
 
     async fn fetch(&self, sql: &str, binds: Vec<Val<'_>>) -> Result<Vec<AnyRow>, sqlx::Error> {
@@ -203,6 +212,7 @@ impl Ledger {
             ],
         )
         .await
+        .map(drop)
     }
 
     pub(crate) async fn end(
@@ -213,7 +223,7 @@ impl Ledger {
         node: &str,
         at: i64,
         outcome: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
         self.run(
             "UPDATE torture_ledger_v2 SET ended_at = ?, outcome = ?
              WHERE scope = ? AND job_id = ? AND attempt = ? AND node = ?",
@@ -249,6 +259,7 @@ impl Ledger {
             ],
         )
         .await
+        .map(drop)
     }
 
     /// When the first execution of a job started, if one did.

@@ -74,7 +74,17 @@ impl Drop for Cancelled {
         let (ledger, scope, node) = (self.ledger.clone(), self.scope.clone(), self.node.clone());
         let (job_id, attempt) = (self.job_id, self.attempt);
         tokio::spawn(async move {
-            let _ = retry(|| ledger.end(&scope, job_id, attempt, &node, at, "cancelled")).await;
+            // The start row may still be on its way (its insert was cut off
+            // mid-flight): try until it is there, for a while.
+            for _ in 0..100 {
+                match ledger
+                    .end(&scope, job_id, attempt, &node, at, "cancelled")
+                    .await
+                {
+                    Ok(0) | Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    Ok(_) => return,
+                }
+            }
         });
     }
 }
@@ -83,11 +93,8 @@ impl Performer for LedgerPerformer {
     async fn perform(&self, job: &Job) -> Result<(), JobError> {
         let attempt = i64::from(job.attempts);
         let start = now_us();
-        retry(|| {
-            self.ledger
-                .start(&self.scope, job.id, attempt, &job.queue, &self.node, start)
-        })
-        .await?;
+        // Armed before the start is written: a cancellation during that
+        // write still ends the execution in the ledger.
         let mut guard = Cancelled {
             ledger: self.ledger.clone(),
             scope: self.scope.clone(),
@@ -96,13 +103,20 @@ impl Performer for LedgerPerformer {
             attempt,
             armed: true,
         };
+        retry(|| {
+            self.ledger
+                .start(&self.scope, job.id, attempt, &job.queue, &self.node, start)
+        })
+        .await?;
         tokio::time::sleep(Duration::from_millis(self.job_ms)).await;
         let failed = fails(job, self.fail_rate);
         let outcome = if failed { "fail" } else { "ok" };
         let end = now_us();
-        retry(|| {
+        retry(|| async {
             self.ledger
                 .end(&self.scope, job.id, attempt, &self.node, end, outcome)
+                .await
+                .map(drop)
         })
         .await?;
         guard.armed = false;
