@@ -183,6 +183,20 @@ pub(crate) async fn run(
             }
         }
     }
+    // Independently of what nodes recorded: every done job's final attempt is
+    // an execution by the node the job names, that ran ok.
+    let mut ran_ok: HashMap<(i64, i64, &str), bool> = HashMap::new();
+    for e in &executions {
+        if e.outcome.as_deref() == Some("ok") {
+            ran_ok.insert((e.job_id, e.attempt, e.node.as_str()), true);
+        }
+    }
+    for j in jobs.iter().filter(|j| j.done_at.is_some()) {
+        let node = j.attempted_by.as_deref().unwrap_or("");
+        if !ran_ok.contains_key(&(j.id, i64::from(j.attempts), node)) {
+            stale_writes.push(json!({"job": j.id, "attempt": j.attempts, "node": node, "why": "done, but no such ok execution"}));
+        }
+    }
     let duplicates = successes.values().filter(|n| **n > 1).count();
     let refused = executions
         .iter()

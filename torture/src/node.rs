@@ -170,7 +170,13 @@ pub(crate) async fn run(args: &[String]) -> Result<bool, String> {
     let mut events = q.subscribe();
     let (scope2, name2) = (scope.clone(), name.clone());
     tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                // Fell behind: the oldest events are gone, go on with the rest.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            };
             let (job_id, attempt, what) = match &event {
                 Event::Succeeded { job } => (job.id, job.attempts, "done"),
                 Event::Failed { job, .. } => (job.id, job.attempts, "failed"),
