@@ -164,7 +164,8 @@ impl Queuetopia {
     /// creations in the same queue wait for it, and the queue's running job
     /// cannot record its result. Keep such transactions short.
     ///
-    /// The job is visible to schedulers once committed; call
+    /// The job is visible to schedulers once committed. On PostgreSQL the
+    /// commit wakes every node of the scope; elsewhere call
     /// [`Queuetopia::wake`] after the commit to have it picked up at once
     /// rather than at the next poll.
     ///
