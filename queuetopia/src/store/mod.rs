@@ -305,6 +305,75 @@ pub(crate) fn decide(head: Option<Head>, now: DateTime<Utc>) -> Decision {
     }
 }
 
+/// The steps of a claim, for the backends that walk their ready queues one
+/// by one inside one transaction (SQLite, MySQL): each reads or writes on
+/// the claim's connection.
+#[async_trait]
+pub(crate) trait ClaimSteps: Send {
+    /// The job of a lapsed lock, if it has no result yet.
+    async fn open_job(&mut self, id: i64) -> Result<Option<Job>>;
+    /// The queue's head.
+    async fn head(&mut self, queue: &str) -> Result<Option<Job>>;
+    /// Writes the queue's lock (node, lease end, token, job) or none, and
+    /// its ready time.
+    async fn set_queue(
+        &mut self,
+        queue: &str,
+        lock: Option<(DateTime<Utc>, i64)>,
+        ready_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// Counts a new attempt of a job; returns the job as updated.
+    async fn count_attempt(&mut self, id: i64) -> Result<Job>;
+}
+
+/// Decides and writes, queue by queue, what a claim does with its ready
+/// queues (see `postgres/sql/queue_claim.sql`, which does the same in SQL):
+/// a lapsed lock whose attempt wrote no result is abandoned and taken over;
+/// a head that may run now is locked and its attempt counted; a head that
+/// runs later moves `ready_at` there; a queue with nothing to run (no open
+/// job, or a held head) gets no `ready_at` until a write gives it one.
+pub(crate) async fn claim_walk(
+    steps: &mut impl ClaimSteps,
+    claim: &QueueClaim<'_>,
+    now: DateTime<Utc>,
+    ready: Vec<(String, Option<i64>)>,
+) -> Result<Vec<Claimed>> {
+    let until =
+        |job: &Job| now + chrono::Duration::milliseconds(crate::job::millis(claim.lease(job)));
+    let mut claimed = Vec::new();
+    for (queue, running) in ready {
+        if let Some(running) = running
+            && let Some(job) = steps.open_job(running).await?
+        {
+            let lease = until(&job);
+            steps
+                .set_queue(&queue, Some((lease, job.id)), Some(lease))
+                .await?;
+            claimed.push(Claimed {
+                job,
+                abandoned: true,
+            });
+            continue;
+        }
+        let head = steps.head(&queue).await?;
+        match (decide(head.as_ref().map(Head::of), now), head) {
+            (Decision::Run, Some(head)) => {
+                let lease = until(&head);
+                steps
+                    .set_queue(&queue, Some((lease, head.id)), Some(lease))
+                    .await?;
+                claimed.push(Claimed {
+                    job: steps.count_attempt(head.id).await?,
+                    abandoned: false,
+                });
+            }
+            (Decision::Wait(at), _) => steps.set_queue(&queue, None, Some(at)).await?,
+            _ => steps.set_queue(&queue, None, None).await?,
+        }
+    }
+    Ok(claimed)
+}
+
 /// The operations every backend provides.
 #[async_trait]
 pub(crate) trait Store: Send + Sync + 'static {

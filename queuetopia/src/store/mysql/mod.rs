@@ -20,9 +20,8 @@ use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, LockRenewal, Migration,
-    NextWake, Outcome, QueueClaim, Store, decide, order_like_input, plan_inserts, ready_at,
-    scheduled_at,
+    ClaimBatch, ClaimSteps, Inserted, JobAction, JobFinish, LockRenewal, Migration, NextWake,
+    Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts, ready_at, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -333,28 +332,6 @@ impl MySqlStore {
         job_from_row(&row)
     }
 
-    /// Writes a queue's lock and ready time, as a claim decided them.
-    async fn set_queue(
-        &self,
-        conn: &mut MySqlConnection,
-        scope: &str,
-        queue: &str,
-        lock: Option<(&str, DateTime<Utc>, i64, i64)>,
-        ready_at: Option<DateTime<Utc>>,
-    ) -> Result<()> {
-        sqlx::query(self.q.queue_set.clone())
-            .bind(lock.map(|l| l.0))
-            .bind(lock.map(|l| l.1))
-            .bind(lock.map(|l| l.2))
-            .bind(lock.map(|l| l.3))
-            .bind(ready_at)
-            .bind(scope)
-            .bind(queue)
-            .execute(conn)
-            .await?;
-        Ok(())
-    }
-
     /// Runs a migration script one statement at a time (MySQL commits DDL on
     /// its own, so a script cannot be one transaction).
     async fn run_script(&self, conn: &mut MySqlConnection, script: &str) -> Result<()> {
@@ -393,6 +370,60 @@ impl MySqlStore {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// A claim's steps on MySQL (see [`super::claim_walk`]).
+struct Steps<'a> {
+    store: &'a MySqlStore,
+    conn: &'a mut MySqlConnection,
+    claim: &'a QueueClaim<'a>,
+    now: DateTime<Utc>,
+}
+
+#[async_trait]
+impl ClaimSteps for Steps<'_> {
+    async fn open_job(&mut self, id: i64) -> Result<Option<Job>> {
+        sqlx::query(self.store.q.job_open.clone())
+            .bind(id)
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .map(|row| job_from_row(&row))
+            .transpose()
+    }
+
+    async fn head(&mut self, queue: &str) -> Result<Option<Job>> {
+        self.store.head(self.conn, self.claim.scope, queue).await
+    }
+
+    async fn set_queue(
+        &mut self,
+        queue: &str,
+        lock: Option<(DateTime<Utc>, i64)>,
+        ready_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query(self.store.q.queue_set.clone())
+            .bind(lock.map(|_| self.claim.node))
+            .bind(lock.map(|l| l.0))
+            .bind(lock.map(|_| self.claim.token))
+            .bind(lock.map(|l| l.1))
+            .bind(ready_at)
+            .bind(self.claim.scope)
+            .bind(queue)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_attempt(&mut self, id: i64) -> Result<Job> {
+        sqlx::query(self.store.q.job_attempt.clone())
+            .bind(self.now)
+            .bind(self.claim.node)
+            .bind(self.now)
+            .bind(id)
+            .execute(&mut *self.conn)
+            .await?;
+        self.store.job_by_id(self.conn, id).await
     }
 }
 
@@ -480,56 +511,13 @@ impl Store for MySqlStore {
             })
             .collect::<Result<Vec<_>>>()?;
         let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
-        let mut claimed = Vec::new();
-        for (queue, running) in ready {
-            // A lapsed lock whose attempt wrote no result: abandoned.
-            if let Some(running) = running {
-                let job = sqlx::query(q.job_open.clone())
-                    .bind(running)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(row) = job {
-                    let job = job_from_row(&row)?;
-                    let lease = plus(now, claim.lease(&job));
-                    let lock = (claim.node, lease, claim.token, job.id);
-                    self.set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease))
-                        .await?;
-                    claimed.push(Claimed {
-                        job,
-                        abandoned: true,
-                    });
-                    continue;
-                }
-            }
-            let head = self.head(&mut tx, claim.scope, &queue).await?;
-            match (decide(head.as_ref().map(Head::of), now), head) {
-                (Decision::Run, Some(head)) => {
-                    let lease = plus(now, claim.lease(&head));
-                    let lock = (claim.node, lease, claim.token, head.id);
-                    self.set_queue(&mut tx, claim.scope, &queue, Some(lock), Some(lease))
-                        .await?;
-                    sqlx::query(q.job_attempt.clone())
-                        .bind(now)
-                        .bind(claim.node)
-                        .bind(now)
-                        .bind(head.id)
-                        .execute(&mut *tx)
-                        .await?;
-                    claimed.push(Claimed {
-                        job: self.job_by_id(&mut tx, head.id).await?,
-                        abandoned: false,
-                    });
-                }
-                (Decision::Wait(at), _) => {
-                    self.set_queue(&mut tx, claim.scope, &queue, None, Some(at))
-                        .await?;
-                }
-                _ => {
-                    self.set_queue(&mut tx, claim.scope, &queue, None, None)
-                        .await?
-                }
-            }
-        }
+        let mut steps = Steps {
+            store: self,
+            conn: &mut tx,
+            claim: &claim,
+            now,
+        };
+        let claimed = claim_walk(&mut steps, &claim, now, ready).await?;
         let next_wake = if examined < claim.limit {
             let next: Option<NaiveDateTime> = sqlx::query_scalar(q.queue_next_wake.clone())
                 .bind(claim.scope)

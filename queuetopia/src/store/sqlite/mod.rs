@@ -16,8 +16,8 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, Claimed, Decision, Head, Inserted, JobAction, JobFinish, LockRenewal, Migration,
-    NextWake, Outcome, QueueClaim, Store, decide, order_like_input, plan_inserts, scheduled_at,
+    ClaimBatch, ClaimSteps, Inserted, JobAction, JobFinish, LockRenewal, Migration, NextWake,
+    Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -232,27 +232,63 @@ async fn refresh(
     Ok(())
 }
 
-/// Writes a queue's lock and ready time, as a claim decided them.
-#[allow(clippy::too_many_arguments)]
-async fn set_queue(
-    q: &Queries,
-    conn: &mut SqliteConnection,
-    scope: &str,
-    queue: &str,
-    lock: Option<(&str, DateTime<Utc>, i64, i64)>,
-    ready_at: Option<DateTime<Utc>>,
-) -> Result<()> {
-    sqlx::query(q.queue_set.clone())
-        .bind(scope)
-        .bind(queue)
-        .bind(lock.map(|l| l.0))
-        .bind(lock.map(|l| micros(l.1)))
-        .bind(lock.map(|l| l.2))
-        .bind(lock.map(|l| l.3))
-        .bind(ready_at.map(micros))
-        .execute(conn)
-        .await?;
-    Ok(())
+/// A claim's steps on SQLite (see [`super::claim_walk`]).
+struct Steps<'a> {
+    q: &'a Queries,
+    conn: &'a mut SqliteConnection,
+    claim: &'a QueueClaim<'a>,
+    now: DateTime<Utc>,
+}
+
+#[async_trait]
+impl ClaimSteps for Steps<'_> {
+    async fn open_job(&mut self, id: i64) -> Result<Option<Job>> {
+        sqlx::query(self.q.job_open.clone())
+            .bind(id)
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .map(|row| job_from_row(&row))
+            .transpose()
+    }
+
+    async fn head(&mut self, queue: &str) -> Result<Option<Job>> {
+        sqlx::query(self.q.job_head.clone())
+            .bind(self.claim.scope)
+            .bind(queue)
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .map(|row| job_from_row(&row))
+            .transpose()
+    }
+
+    async fn set_queue(
+        &mut self,
+        queue: &str,
+        lock: Option<(DateTime<Utc>, i64)>,
+        ready_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query(self.q.queue_set.clone())
+            .bind(self.claim.scope)
+            .bind(queue)
+            .bind(lock.map(|_| self.claim.node))
+            .bind(lock.map(|l| micros(l.0)))
+            .bind(lock.map(|_| self.claim.token))
+            .bind(lock.map(|l| l.1))
+            .bind(ready_at.map(micros))
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_attempt(&mut self, id: i64) -> Result<Job> {
+        let row = sqlx::query(self.q.job_attempt.clone())
+            .bind(id)
+            .bind(micros(self.now))
+            .bind(self.claim.node)
+            .fetch_one(&mut *self.conn)
+            .await?;
+        job_from_row(&row)
+    }
 }
 
 #[async_trait]
@@ -336,72 +372,13 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
         let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
-        let mut claimed = Vec::new();
-        for (queue, running) in ready {
-            // A lapsed lock whose attempt wrote no result: abandoned.
-            if let Some(running) = running {
-                let job = sqlx::query(self.q.job_open.clone())
-                    .bind(running)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(row) = job {
-                    let job = job_from_row(&row)?;
-                    let lease = plus(now, claim.lease(&job));
-                    let lock = (claim.node, lease, claim.token, job.id);
-                    set_queue(
-                        &self.q,
-                        &mut tx,
-                        claim.scope,
-                        &queue,
-                        Some(lock),
-                        Some(lease),
-                    )
-                    .await?;
-                    claimed.push(Claimed {
-                        job,
-                        abandoned: true,
-                    });
-                    continue;
-                }
-            }
-            let head = sqlx::query(self.q.job_head.clone())
-                .bind(claim.scope)
-                .bind(&queue)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| job_from_row(&row))
-                .transpose()?;
-            let decision = decide(head.as_ref().map(Head::of), now);
-            match (decision, head) {
-                (Decision::Run, Some(head)) => {
-                    let lease = plus(now, claim.lease(&head));
-                    let lock = (claim.node, lease, claim.token, head.id);
-                    set_queue(
-                        &self.q,
-                        &mut tx,
-                        claim.scope,
-                        &queue,
-                        Some(lock),
-                        Some(lease),
-                    )
-                    .await?;
-                    let row = sqlx::query(self.q.job_attempt.clone())
-                        .bind(head.id)
-                        .bind(micros(now))
-                        .bind(claim.node)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    claimed.push(Claimed {
-                        job: job_from_row(&row)?,
-                        abandoned: false,
-                    });
-                }
-                (Decision::Wait(at), _) => {
-                    set_queue(&self.q, &mut tx, claim.scope, &queue, None, Some(at)).await?;
-                }
-                _ => set_queue(&self.q, &mut tx, claim.scope, &queue, None, None).await?,
-            }
-        }
+        let mut steps = Steps {
+            q: &self.q,
+            conn: &mut tx,
+            claim: &claim,
+            now,
+        };
+        let claimed = claim_walk(&mut steps, &claim, now, ready).await?;
         let next_wake = if examined < claim.limit {
             let next: Option<i64> = sqlx::query_scalar(self.q.queue_next_wake.clone())
                 .bind(claim.scope)
