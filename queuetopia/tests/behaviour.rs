@@ -26,6 +26,14 @@ fn manual_clock() -> Clock {
     Clock::manual(now)
 }
 
+fn succeeded(e: &Event) -> bool {
+    matches!(e, Event::Succeeded { .. })
+}
+
+fn failed_with(e: &Event, verdict: Verdict) -> bool {
+    matches!(e, Event::Failed { verdict: v, .. } if *v == verdict)
+}
+
 /// A scheduler that only moves when woken (a poll interval of an hour).
 async fn node(db: &queuetopia::Db, scope: &str, script: &Script) -> Queuetopia {
     Queuetopia::builder(db.clone(), script.clone())
@@ -345,15 +353,7 @@ async fn a_panicking_job_is_a_recorded_failure(kind: Kind) {
     let events = wait_each(
         &mut rx,
         "b's success and the give-up",
-        &[&|e| matches!(e, Event::Succeeded { .. }), &|e| {
-            matches!(
-                e,
-                Event::Failed {
-                    verdict: Verdict::GiveUp,
-                    ..
-                }
-            )
-        }],
+        &[&succeeded, &|e| failed_with(e, Verdict::GiveUp)],
     )
     .await;
     assert!(matches!(&events[0], Event::Succeeded { job } if job.id == ok.id));
@@ -1018,15 +1018,7 @@ async fn retention_deletes_only_old_done_jobs(kind: Kind) {
     wait_each(
         &mut rx,
         "a success and a give-up",
-        &[&|e| matches!(e, Event::Succeeded { .. }), &|e| {
-            matches!(
-                e,
-                Event::Failed {
-                    verdict: Verdict::GiveUp,
-                    ..
-                }
-            )
-        }],
+        &[&succeeded, &|e| failed_with(e, Verdict::GiveUp)],
     )
     .await;
     let pending = q
@@ -1092,15 +1084,7 @@ async fn empty_queues_are_pruned_and_come_back(kind: Kind) {
     wait_each(
         &mut rx,
         "a success and a hold",
-        &[&|e| matches!(e, Event::Succeeded { .. }), &|e| {
-            matches!(
-                e,
-                Event::Failed {
-                    verdict: Verdict::Hold,
-                    ..
-                }
-            )
-        }],
+        &[&succeeded, &|e| failed_with(e, Verdict::Hold)],
     )
     .await;
     // "a" is empty and goes; "b" is held and stays.
