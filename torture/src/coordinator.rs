@@ -96,6 +96,9 @@ impl Fleet {
                 }
             }
         };
+        if !clean {
+            self.show_log(&node.name);
+        }
         self.ended(
             node,
             if clean {
@@ -105,6 +108,17 @@ impl Fleet {
             },
         );
         clean
+    }
+
+    /// Prints the end of a node's log, to say why it did not stop cleanly.
+    fn show_log(&self, name: &str) {
+        let log =
+            std::fs::read_to_string(self.log_dir.join(format!("{name}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        eprintln!("torture: the last lines of {name}'s log:");
+        for line in &lines[lines.len().saturating_sub(15)..] {
+            eprintln!("  {line}");
+        }
     }
 }
 
@@ -135,7 +149,7 @@ fn restart_command(o: &Options) -> Option<String> {
         ),
         Backend::MySql => Some(
             "mariadb-admin --protocol=tcp -h 127.0.0.1 -u root shutdown; \
-             for i in $(seq 1 50); do mariadb-admin --protocol=tcp -h 127.0.0.1 -u root ping >/dev/null 2>&1 || break; sleep 0.1; done; \
+             for i in $(seq 1 300); do pgrep -x mariadbd >/dev/null || break; sleep 0.1; done; \
              start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; sleep 2; \
              mariadb-admin --protocol=tcp -h 127.0.0.1 -u root ping >/dev/null 2>&1 || \
              start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd; \

@@ -131,6 +131,35 @@ impl Performer for LedgerPerformer {
     }
 }
 
+/// Connects and starts the scheduler.
+async fn start(
+    backend: Backend,
+    url: &str,
+    scope: &str,
+    name: &str,
+    fail_rate: f64,
+    job_ms: u64,
+) -> queuetopia::Result<(Queuetopia, Arc<Ledger>)> {
+    let db = queuetopia::connect(url).await?;
+    let ledger = Arc::new(Ledger::new(db.clone(), backend));
+    let performer = LedgerPerformer {
+        ledger: ledger.clone(),
+        scope: scope.to_owned(),
+        node: name.to_owned(),
+        fail_rate,
+        job_ms,
+    };
+    let q = Queuetopia::builder(db, performer)
+        .scope(scope)
+        .node(name)
+        .poll_interval(Duration::from_secs(1))
+        .lease_margin(Duration::from_millis(500))
+        .max_concurrent_jobs(32)
+        .start()
+        .await?;
+    Ok((q, ledger))
+}
+
 pub(crate) async fn run(args: &[String]) -> Result<bool, String> {
     // First of all, so that a SIGTERM during start-up still stops cleanly.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -148,24 +177,21 @@ pub(crate) async fn run(args: &[String]) -> Result<bool, String> {
         .with_ansi(false)
         .with_writer(std::io::stderr)
         .init();
-    let db = queuetopia::connect(url).await.map_err(|e| e.to_string())?;
-    let ledger = Arc::new(Ledger::new(db.clone(), backend));
-    let performer = LedgerPerformer {
-        ledger: ledger.clone(),
-        scope: scope.clone(),
-        node: name.clone(),
-        fail_rate: fail_rate.parse().map_err(|e| format!("{e}"))?,
-        job_ms: job_ms.parse().map_err(|e| format!("{e}"))?,
+    let fail_rate: f64 = fail_rate.parse().map_err(|e| format!("{e}"))?;
+    let job_ms: u64 = job_ms.parse().map_err(|e| format!("{e}"))?;
+    // A node started while the database server restarts waits for it, as a
+    // supervised service would.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (q, ledger) = loop {
+        match start(backend, url, scope, name, fail_rate, job_ms).await {
+            Ok(started) => break started,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "cannot start yet; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
     };
-    let q = Queuetopia::builder(db, performer)
-        .scope(scope.clone())
-        .node(name.clone())
-        .poll_interval(Duration::from_secs(1))
-        .lease_margin(Duration::from_millis(500))
-        .max_concurrent_jobs(32)
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
     // What the node learns of each result goes to the ledger too.
     let mut events = q.subscribe();
     let (scope2, name2) = (scope.clone(), name.clone());

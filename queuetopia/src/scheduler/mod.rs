@@ -123,13 +123,39 @@ async fn run_loop(
         let _ = interrupt.send(true);
         while attempts.join_next().await.is_some() {}
     }
-    let released = shared
-        .db
-        .store
-        .lock_release_all(&shared.scope, &shared.node)
-        .await?;
+    // A deadlock with another node's claim (MySQL) or a database that is
+    // restarting must not leave the locks to their leases.
+    let released = retrying("releasing the locks", Duration::from_secs(10), || {
+        shared
+            .db
+            .store
+            .lock_release_all(&shared.scope, &shared.node)
+    })
+    .await?;
     tracing::info!(scope = %shared.scope, node = %shared.node, released, "scheduler stopped");
     Ok(())
+}
+
+/// Runs `op`, trying again on transient database errors (a lost connection,
+/// a deadlock, a lock-wait timeout) with a doubling pause, for at most
+/// `within`.
+pub(crate) async fn retrying<T, F, Fut>(what: &str, within: Duration, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match op().await {
+            Err(e) if e.is_transient() && tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, retry_in = ?pause, "{what} failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// How long to wait after `failures` failed claims in a row: from 100 ms,

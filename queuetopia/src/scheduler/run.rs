@@ -297,31 +297,18 @@ fn refused_or_lost(shared: &Shared, job: &Job, e: Error) {
 /// Writes a result, trying again on transient database errors for as long
 /// as the lease may still be this node's.
 async fn finish(shared: &Shared, job: &Job, token: i64, outcome: Outcome<'_>) -> Result<Job> {
-    let deadline =
-        Instant::now() + (job.timeout + shared.config.lease_margin).max(Duration::from_secs(10));
-    let mut pause = Duration::from_millis(50);
-    loop {
-        let result = shared
-            .db
-            .store
-            .job_finish(JobFinish {
-                scope: &shared.scope,
-                queue: &job.queue,
-                job_id: job.id,
-                attempt: job.attempts,
-                node: &shared.node,
-                token,
-                now: shared.clock.now(),
-                outcome,
-            })
-            .await;
-        match result {
-            Err(e) if e.is_transient() && Instant::now() + pause < deadline => {
-                tracing::warn!(error = %e, retry_in = ?pause, "writing the result failed; trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
+    let within = (job.timeout + shared.config.lease_margin).max(Duration::from_secs(10));
+    super::retrying("writing the result", within, || {
+        shared.db.store.job_finish(JobFinish {
+            scope: &shared.scope,
+            queue: &job.queue,
+            job_id: job.id,
+            attempt: job.attempts,
+            node: &shared.node,
+            token,
+            now: shared.clock.now(),
+            outcome,
+        })
+    })
+    .await
 }
