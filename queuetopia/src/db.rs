@@ -183,6 +183,54 @@ impl Db {
         })
     }
 
+    /// Makes every statement safe behind a connection pooler in transaction
+    /// mode, such as PgBouncer with `pool_mode = transaction` (PostgreSQL).
+    ///
+    /// Such a pooler gives the server connection to another client after
+    /// each transaction, so a statement prepared and kept on it, or a
+    /// statement whose parse and execution straddle two transactions, would
+    /// run on the wrong connection. Behind one, every statement is unnamed
+    /// (prepared anew each time) and runs inside a transaction of its own,
+    /// and nothing listens for notifications: schedulers find work created on
+    /// other nodes at their next poll, and creations notify nobody. It costs
+    /// a `BEGIN` and a `COMMIT` around the statements that run alone.
+    ///
+    /// Jobs created with [`crate::Queuetopia::create_job_in`] are safe as long
+    /// as the caller's connection is inside a transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] on a backend other than PostgreSQL.
+    pub fn transaction_pooler(self) -> Result<Db> {
+        #[cfg(feature = "postgres")]
+        if let Some(store) = self
+            .store
+            .as_any()
+            .downcast_ref::<crate::store::postgres::PgStore>()
+        {
+            return Ok(Db {
+                store: Arc::new(store.behind_transaction_pooler()),
+            });
+        }
+        Err(Error::validation(
+            "transaction_pooler",
+            "only PostgreSQL runs behind a transaction pooler",
+        ))
+    }
+
+    /// Whether statements are made safe for a transaction pooler.
+    fn is_pooled(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        if let Some(store) = self
+            .store
+            .as_any()
+            .downcast_ref::<crate::store::postgres::PgStore>()
+        {
+            return store.is_pooled();
+        }
+        false
+    }
+
     /// Uses a SQLite pool the application already has. Its connections should
     /// have a busy timeout (sqlx sets 5 s by default), as several writers wait
     /// for each other.
@@ -270,7 +318,7 @@ impl Db {
             schemas: backend == Backend::Postgres,
             many_machines: backend != Backend::Sqlite,
             batch_claims: backend == Backend::Postgres,
-            notifications: backend == Backend::Postgres,
+            notifications: backend == Backend::Postgres && !self.is_pooled(),
             server_clock: backend != Backend::Sqlite,
         }
     }

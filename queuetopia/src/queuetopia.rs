@@ -534,11 +534,10 @@ impl Builder {
     }
 
     /// Whether the scheduler listens for creations on other nodes, where the
-    /// backend can tell (PostgreSQL's LISTEN/NOTIFY; default on). Turn it
-    /// off behind a pooler that cannot hold a listening session, such as
-    /// PgBouncer in transaction mode: the scheduler then finds work created
-    /// elsewhere by polling, and creations still notify the nodes that do
-    /// listen.
+    /// backend can tell (PostgreSQL's LISTEN/NOTIFY; default on). Off, the
+    /// scheduler finds work created elsewhere at its next poll, and creations
+    /// still notify the nodes that do listen. Behind a pooler in transaction
+    /// mode, use [`crate::Db::transaction_pooler`], which turns listening off.
     pub fn notifications(mut self, listen: bool) -> Self {
         self.config.listen = listen;
         self

@@ -63,7 +63,7 @@ async fn run_loop(
     let (interrupt, interrupted) = watch::channel(false);
     let mut attempts: JoinSet<()> = JoinSet::new();
     let cleaner = tokio::spawn(cleanup::run(shared.clone()));
-    let listener = if shared.config.listen {
+    let listener = if shared.config.listen && shared.db.capabilities().notifications {
         let woken = shared.clone();
         shared
             .db

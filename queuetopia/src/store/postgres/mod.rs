@@ -9,8 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
-use sqlx::{Executor, Postgres, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
+use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::{
     ClaimBatch, Claimed, Inserted, JobAction, JobFinish, LockRenewal, Migration, NextWake, Outcome,
@@ -62,39 +63,129 @@ const MIGRATIONS: &[Migration] = &[Migration {
 pub(crate) struct PgStore {
     pool: PgPool,
     tables: Tables,
-    q: Queries,
+    sql: Sql,
+    /// Behind a pooler in transaction mode (see [`crate::Db::transaction_pooler`]):
+    /// every statement runs in a transaction of its own, and no creation
+    /// notifies.
+    pooled: bool,
     /// The notification channel of the placement, named once by the server
     /// (see `sql/channel.sql`).
     channel: tokio::sync::OnceCell<String>,
+}
+
+/// The store's statements, and how they are prepared.
+struct Sql {
+    q: Queries,
+    /// Whether statements are prepared once per connection and kept (named).
+    /// Off behind a transaction pooler, where a named statement would outlive
+    /// the server connection it was prepared on: statements are then unnamed.
+    cached: bool,
+}
+
+impl Sql {
+    fn query<'s>(
+        &'s self,
+        pick: impl FnOnce(&'s Queries) -> &'s SqlStr,
+    ) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+        sqlx::query(pick(&self.q).clone()).persistent(self.cached)
+    }
+
+    fn scalar<'s, O>(
+        &'s self,
+        pick: impl FnOnce(&'s Queries) -> &'s SqlStr,
+    ) -> sqlx::query::QueryScalar<'static, Postgres, O, PgArguments>
+    where
+        (O,): for<'r> sqlx::FromRow<'r, PgRow>,
+    {
+        sqlx::query_scalar(pick(&self.q).clone()).persistent(self.cached)
+    }
+}
+
+/// A connection for one statement outside a transaction of the store's own:
+/// straight from the pool, or, behind a transaction pooler, inside a
+/// transaction (otherwise the pooler may hand the server connection to
+/// another client between the statement's parse and its execution).
+enum Session {
+    Direct(PoolConnection<Postgres>),
+    Pooled(Transaction<'static, Postgres>),
+}
+
+impl Session {
+    fn conn(&mut self) -> &mut PgConnection {
+        match self {
+            Session::Direct(c) => c,
+            Session::Pooled(tx) => tx,
+        }
+    }
+
+    async fn done(self) -> Result<()> {
+        if let Session::Pooled(tx) = self {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 impl PgStore {
     pub(crate) fn new(pool: PgPool, tables: Tables) -> Self {
         PgStore {
             pool,
-            q: Queries::new(&tables),
+            sql: Sql {
+                q: Queries::new(&tables),
+                cached: true,
+            },
+            pooled: false,
             channel: tokio::sync::OnceCell::new(),
             tables,
         }
+    }
+
+    /// The same store, made safe behind a pooler in transaction mode.
+    pub(crate) fn behind_transaction_pooler(&self) -> Self {
+        let mut store = PgStore::new(self.pool.clone(), self.tables.clone());
+        store.pooled = true;
+        store.sql.cached = false;
+        store
+    }
+
+    pub(crate) fn is_pooled(&self) -> bool {
+        self.pooled
+    }
+
+    async fn session(&self) -> Result<Session> {
+        Ok(if self.pooled {
+            Session::Pooled(self.pool.begin().await?)
+        } else {
+            Session::Direct(self.pool.acquire().await?)
+        })
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    /// The placement's notification channel.
-    async fn channel(&self) -> Result<&str> {
+    /// The placement's notification channel; none behind a transaction
+    /// pooler, where nobody can listen.
+    async fn channel(&self) -> Result<Option<&str>> {
+        if self.pooled {
+            return Ok(None);
+        }
         let name = self
             .channel
             .get_or_try_init(|| async {
-                sqlx::query_scalar::<_, String>(self.q.channel.clone())
+                let mut s = self.session().await?;
+                let name = self
+                    .sql
+                    .scalar::<String>(|q| &q.channel)
                     .bind(self.tables.schema_name())
                     .bind(format!("{}wake", self.tables.prefix_name()))
-                    .fetch_one(&self.pool)
-                    .await
+                    .fetch_one(s.conn())
+                    .await?;
+                s.done().await?;
+                Ok::<_, Error>(name)
             })
             .await?;
-        Ok(name)
+        Ok(Some(name))
     }
 
     /// Creates jobs on the caller's connection (inside its transaction).
@@ -106,17 +197,17 @@ impl PgStore {
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
         let channel = self.channel().await?;
-        insert(&self.q, conn, scope, jobs, now, channel).await
+        insert(&self.sql, conn, scope, jobs, now, channel).await
     }
 }
 
 async fn insert<'e, E: Executor<'e, Database = Postgres>>(
-    q: &Queries,
+    sql: &Sql,
     executor: E,
     scope: &str,
     jobs: &[NewJob],
     now: Option<DateTime<Utc>>,
-    channel: &str,
+    channel: Option<&str>,
 ) -> Result<Inserted> {
     if jobs.is_empty() {
         return Ok(Inserted {
@@ -151,7 +242,8 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
         attempts.push(i32::try_from(o.max_attempts).unwrap_or(i32::MAX));
         policies.push(o.on_exhausted.map(ExhaustionPolicy::as_str));
     }
-    let rows = sqlx::query(q.job_insert.clone())
+    let rows = sql
+        .query(|q| &q.job_insert)
         .bind(scope)
         .bind(queues)
         .bind(actions)
@@ -217,12 +309,13 @@ fn count(n: i32) -> u32 {
 
 /// When the scope's next queue becomes ready, in the claim's transaction.
 async fn next_wake(
-    q: &Queries,
+    sql: &Sql,
     conn: &mut PgConnection,
     scope: &str,
     now: Option<DateTime<Utc>>,
 ) -> Result<NextWake> {
-    let row = sqlx::query(q.queue_next_wake.clone())
+    let row = sql
+        .query(|q| &q.queue_next_wake)
         .bind(scope)
         .bind(now)
         .fetch_one(conn)
@@ -235,7 +328,7 @@ async fn next_wake(
 
 /// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
 async fn refresh(
-    q: &Queries,
+    sql: &Sql,
     conn: &mut PgConnection,
     scope: &str,
     queue: &str,
@@ -243,7 +336,7 @@ async fn refresh(
     release_lock: bool,
     clear_running: bool,
 ) -> Result<()> {
-    sqlx::query(q.queue_refresh.clone())
+    sql.query(|q| &q.queue_refresh)
         .bind(scope)
         .bind(queue)
         .bind(now)
@@ -265,21 +358,29 @@ impl Store for PgStore {
     }
 
     async fn schema_version(&self) -> Result<u32> {
-        let exists: bool = sqlx::query_scalar(self.q.schema_exists.clone())
-            .fetch_one(&self.pool)
+        let mut s = self.session().await?;
+        let exists: bool = self
+            .sql
+            .scalar(|q| &q.schema_exists)
+            .fetch_one(s.conn())
             .await?;
         if !exists {
+            s.done().await?;
             return Ok(0);
         }
-        let v: Option<i32> = sqlx::query_scalar(self.q.schema_version.clone())
-            .fetch_one(&self.pool)
+        let v: Option<i32> = self
+            .sql
+            .scalar(|q| &q.schema_version)
+            .fetch_one(s.conn())
             .await?;
+        s.done().await?;
         Ok(v.map_or(0, count))
     }
 
     async fn schema_migrate(&self, target: u32) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(self.q.migrate_lock.clone())
+        self.sql
+            .query(|q| &q.migrate_lock)
             .execute(&mut *tx)
             .await?;
         if let Some(schema) = self.tables.schema_name() {
@@ -289,23 +390,26 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::raw_sql(self.q.migrations_table.clone())
+        sqlx::raw_sql(self.sql.q.migrations_table.clone())
             .execute(&mut *tx)
             .await?;
-        let current: Option<i32> = sqlx::query_scalar(self.q.schema_version.clone())
+        let current: Option<i32> = self
+            .sql
+            .scalar(|q| &q.schema_version)
             .fetch_one(&mut *tx)
             .await?;
         let current = current.map_or(0, count);
         for (m, up) in super::migration_steps(MIGRATIONS, current, target) {
             let (script, record) = if up {
-                (m.up, self.q.migration_insert.clone())
+                (m.up, self.sql.q.migration_insert.clone())
             } else {
-                (m.down, self.q.migration_delete.clone())
+                (m.down, self.sql.q.migration_delete.clone())
             };
             sqlx::raw_sql(super::sql(&self.tables, script))
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(record)
+                .persistent(self.sql.cached)
                 .bind(m.version as i32)
                 .execute(&mut *tx)
                 .await?;
@@ -320,12 +424,18 @@ impl Store for PgStore {
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
     ) -> Result<Inserted> {
-        insert(&self.q, &self.pool, scope, jobs, now, self.channel().await?).await
+        let channel = self.channel().await?;
+        let mut s = self.session().await?;
+        let inserted = insert(&self.sql, s.conn(), scope, jobs, now, channel).await?;
+        s.done().await?;
+        Ok(inserted)
     }
 
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
         let mut tx = self.pool.begin().await?;
-        let queues: Vec<String> = sqlx::query_scalar(self.q.queue_lock.clone())
+        let queues: Vec<String> = self
+            .sql
+            .scalar(|q| &q.queue_lock)
             .bind(claim.scope)
             .bind(claim.now)
             .bind(i64::from(claim.limit))
@@ -333,7 +443,7 @@ impl Store for PgStore {
             .await?;
         let examined = u32::try_from(queues.len()).unwrap_or(u32::MAX);
         if queues.is_empty() {
-            let next_wake = Some(next_wake(&self.q, &mut tx, claim.scope, claim.now).await?);
+            let next_wake = Some(next_wake(&self.sql, &mut tx, claim.scope, claim.now).await?);
             tx.commit().await?;
             return Ok(ClaimBatch {
                 claimed: Vec::new(),
@@ -341,7 +451,9 @@ impl Store for PgStore {
                 next_wake,
             });
         }
-        let rows = sqlx::query(self.q.queue_claim.clone())
+        let rows = self
+            .sql
+            .query(|q| &q.queue_claim)
             .bind(claim.scope)
             .bind(&queues)
             .bind(claim.now)
@@ -361,7 +473,7 @@ impl Store for PgStore {
             })
             .collect::<Result<Vec<_>>>()?;
         let next_wake = if examined < claim.limit {
-            Some(next_wake(&self.q, &mut tx, claim.scope, claim.now).await?)
+            Some(next_wake(&self.sql, &mut tx, claim.scope, claim.now).await?)
         } else {
             None
         };
@@ -379,7 +491,9 @@ impl Store for PgStore {
             attempt: f.attempt,
         };
         let mut tx = self.pool.begin().await?;
-        let owned = sqlx::query(self.q.lock_check.clone())
+        let owned = self
+            .sql
+            .query(|q| &q.lock_check)
             .bind(f.scope)
             .bind(f.queue)
             .bind(f.node)
@@ -394,7 +508,8 @@ impl Store for PgStore {
         let attempt = i32::try_from(f.attempt).unwrap_or(i32::MAX);
         let (row, keep_lock) = match f.outcome {
             Outcome::Done => (
-                sqlx::query(self.q.job_complete.clone())
+                self.sql
+                    .query(|q| &q.job_complete)
                     .bind(f.job_id)
                     .bind(attempt)
                     .bind(f.now)
@@ -408,7 +523,8 @@ impl Store for PgStore {
                 give_up,
                 keep_lock,
             } => (
-                sqlx::query(self.q.job_fail.clone())
+                self.sql
+                    .query(|q| &q.job_fail)
                     .bind(f.job_id)
                     .bind(attempt)
                     .bind(f.now)
@@ -425,23 +541,33 @@ impl Store for PgStore {
             return Err(lost);
         };
         let job = job_from_row(&row)?;
-        refresh(&self.q, &mut tx, f.scope, f.queue, f.now, !keep_lock, true).await?;
+        refresh(
+            &self.sql, &mut tx, f.scope, f.queue, f.now, !keep_lock, true,
+        )
+        .await?;
         tx.commit().await?;
         Ok(job)
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
-        let row = sqlx::query(self.q.job_get.clone())
+        let mut s = self.session().await?;
+        let row = self
+            .sql
+            .query(|q| &q.job_get)
             .bind(scope)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(s.conn())
             .await?;
+        s.done().await?;
         row.map(|r| Ok((job_from_row(&r)?, r.try_get("running")?)))
             .transpose()
     }
 
     async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
-        let rows = sqlx::query(self.q.job_list.clone())
+        let mut s = self.session().await?;
+        let rows = self
+            .sql
+            .query(|q| &q.job_list)
             .bind(scope)
             .bind(filter.id)
             .bind(filter.queue.as_deref())
@@ -451,30 +577,37 @@ impl Store for PgStore {
             .bind(filter.after)
             .bind(filter.oldest_first)
             .bind(i64::from(filter.limit))
-            .fetch_all(&self.pool)
+            .fetch_all(s.conn())
             .await?;
+        s.done().await?;
         rows.iter()
             .map(|r| Ok((job_from_row(r)?, r.try_get("running")?)))
             .collect()
     }
 
     async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
-        let rows = sqlx::query(self.q.queue_list.clone())
+        let mut s = self.session().await?;
+        let rows = self
+            .sql
+            .query(|q| &q.queue_list)
             .bind(scope)
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_all(s.conn())
             .await?;
         let head_ids: Vec<i64> = rows
             .iter()
             .filter_map(|r| r.try_get::<Option<i64>, _>("head_id").ok().flatten())
             .collect();
-        let heads = sqlx::query(self.q.job_by_ids.clone())
+        let heads = self
+            .sql
+            .query(|q| &q.job_by_ids)
             .bind(&head_ids)
-            .fetch_all(&self.pool)
+            .fetch_all(s.conn())
             .await?
             .iter()
             .map(job_from_row)
             .collect::<Result<Vec<_>>>()?;
+        s.done().await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let head_id: Option<i64> = r.try_get("head_id")?;
@@ -503,7 +636,9 @@ impl Store for PgStore {
         now: Option<DateTime<Utc>>,
     ) -> Result<Job> {
         let mut tx = self.pool.begin().await?;
-        let queue: Option<String> = sqlx::query_scalar(self.q.job_queue.clone())
+        let queue: Option<String> = self
+            .sql
+            .scalar(|q| &q.job_queue)
             .bind(scope)
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -511,7 +646,9 @@ impl Store for PgStore {
         let Some(queue) = queue else {
             return Err(Error::JobNotFound(id));
         };
-        let running: Option<bool> = sqlx::query_scalar(self.q.queue_lock_row.clone())
+        let running: Option<bool> = self
+            .sql
+            .scalar(|q| &q.queue_lock_row)
             .bind(scope)
             .bind(&queue)
             .bind(id)
@@ -524,10 +661,11 @@ impl Store for PgStore {
             });
         }
         let sql = match action {
-            JobAction::Retry => self.q.job_retry.clone(),
-            JobAction::Skip => self.q.job_skip.clone(),
+            JobAction::Retry => self.sql.q.job_retry.clone(),
+            JobAction::Skip => self.sql.q.job_skip.clone(),
         };
         let row = sqlx::query(sql)
+            .persistent(self.sql.cached)
             .bind(scope)
             .bind(id)
             .bind(now)
@@ -540,12 +678,15 @@ impl Store for PgStore {
             });
         };
         let job = job_from_row(&row)?;
-        refresh(&self.q, &mut tx, scope, &queue, now, false, false).await?;
-        sqlx::query(self.q.notify.clone())
-            .bind(self.channel().await?)
-            .bind(scope)
-            .execute(&mut *tx)
-            .await?;
+        refresh(&self.sql, &mut tx, scope, &queue, now, false, false).await?;
+        if let Some(channel) = self.channel().await? {
+            self.sql
+                .query(|q| &q.notify)
+                .bind(channel)
+                .bind(scope)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(job)
     }
@@ -557,13 +698,17 @@ impl Store for PgStore {
         limit: u32,
         now: Option<DateTime<Utc>>,
     ) -> Result<u64> {
-        let done = sqlx::query(self.q.job_delete_done.clone())
+        let mut s = self.session().await?;
+        let done = self
+            .sql
+            .query(|q| &q.job_delete_done)
             .bind(scope)
             .bind(now)
             .bind(millis(older_than))
             .bind(i64::from(limit))
-            .execute(&self.pool)
+            .execute(s.conn())
             .await?;
+        s.done().await?;
         Ok(done.rows_affected())
     }
 
@@ -573,17 +718,24 @@ impl Store for PgStore {
         limit: u32,
         now: Option<DateTime<Utc>>,
     ) -> Result<u64> {
-        let done = sqlx::query(self.q.queue_prune.clone())
+        let mut s = self.session().await?;
+        let done = self
+            .sql
+            .query(|q| &q.queue_prune)
             .bind(scope)
             .bind(now)
             .bind(i64::from(limit))
-            .execute(&self.pool)
+            .execute(s.conn())
             .await?;
+        s.done().await?;
         Ok(done.rows_affected())
     }
 
     async fn lock_renew(&self, r: LockRenewal<'_>) -> Result<bool> {
-        let done = sqlx::query(self.q.lock_renew.clone())
+        let mut s = self.session().await?;
+        let done = self
+            .sql
+            .query(|q| &q.lock_renew)
             .bind(r.scope)
             .bind(r.queue)
             .bind(r.node)
@@ -591,8 +743,9 @@ impl Store for PgStore {
             .bind(r.token)
             .bind(millis(r.lease))
             .bind(r.now)
-            .execute(&self.pool)
+            .execute(s.conn())
             .await?;
+        s.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -603,7 +756,7 @@ impl Store for PgStore {
     ) -> Option<tokio::task::JoinHandle<()>> {
         let (pool, scope) = (self.pool.clone(), scope.to_owned());
         let (name, schema, base) = (
-            self.q.channel.clone(),
+            self.sql.q.channel.clone(),
             self.tables.schema_name().map(str::to_owned),
             format!("{}wake", self.tables.prefix_name()),
         );
@@ -628,12 +781,16 @@ impl Store for PgStore {
     }
 
     async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(self.q.lock_release_all.clone())
+        let mut s = self.session().await?;
+        let n: i64 = self
+            .sql
+            .scalar(|q| &q.lock_release_all)
             .bind(scope)
             .bind(node)
             .bind(None::<DateTime<Utc>>)
-            .fetch_one(&self.pool)
+            .fetch_one(s.conn())
             .await?;
+        s.done().await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

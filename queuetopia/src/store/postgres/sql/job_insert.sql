@@ -6,9 +6,11 @@
 -- "now", kept monotonic per queue (last_enqueued_at), so that a transaction
 -- that began early but committed late still queues behind the earlier commit.
 --
--- When a queue becomes claimable, the placement's channel ($12) is notified
--- with the scope: at commit, every node of the scope wakes. A creation into
--- a busy queue notifies nobody (its running job's end wakes the node), and
+-- When a queue becomes claimable (it was not before this creation), the
+-- placement's channel ($12, NULL for none) is notified with the scope: at
+-- commit, every node of the scope wakes. A creation into a busy queue, or
+-- into one already waiting to be claimed, notifies nobody (the running job's
+-- end, or the wake-up that made it claimable, wakes the nodes), and
 -- PostgreSQL folds the notifications of one transaction into one.
 --
 -- $1 scope, $2..$10 one array per column, $11 the pinned clock (or NULL),
@@ -33,6 +35,13 @@ per_queue AS (
     FROM input
     GROUP BY queue
 ),
+claimable_before AS (
+    SELECT q.queue
+    FROM queuetopia_queues q
+    WHERE q.scope = $1 AND q.queue IN (SELECT queue FROM per_queue)
+        AND q.ready_at <= COALESCE($11::timestamptz, now())
+        AND (q.locked_until IS NULL OR q.locked_until <= COALESCE($11::timestamptz, now()))
+),
 queue_rows AS (
     INSERT INTO queuetopia_queues AS q (scope, queue, next_sequence, last_enqueued_at, ready_at)
     SELECT $1, queue, n,
@@ -46,7 +55,7 @@ queue_rows AS (
         -- never later than before, never before a live lease
         ready_at = GREATEST(LEAST(q.ready_at, EXCLUDED.ready_at), q.locked_until)
     RETURNING queue, next_sequence, last_enqueued_at,
-        -- whether a scheduler may claim the queue now: if so, wake it
+        -- whether a scheduler may claim the queue now
         ready_at <= COALESCE($11::timestamptz, now())
             AND (locked_until IS NULL OR locked_until <= COALESCE($11::timestamptz, now())) AS ready
 ),
@@ -66,12 +75,16 @@ JOIN queue_rows r USING (queue)
 ORDER BY i.ord
 RETURNING *
 ),
+became_claimable AS (
+    SELECT bool_or(ready AND queue NOT IN (SELECT queue FROM claimable_before)) AS yes
+    FROM queue_rows
+),
 notified AS (
     SELECT pg_notify($12, $1)
-    WHERE (SELECT bool_or(ready) FROM queue_rows)
+    WHERE $12::text IS NOT NULL AND (SELECT yes FROM became_claimable)
 )
 SELECT
     inserted.*,
-    (SELECT bool_or(ready) FROM queue_rows) AS wake,
+    (SELECT yes FROM became_claimable) AS wake,
     (SELECT count(*) FROM notified) AS notified
 FROM inserted
