@@ -29,6 +29,7 @@ pub(crate) struct Config {
     pub(crate) lease_cap: Option<Duration>,
     pub(crate) retention: Option<Duration>,
     pub(crate) cleanup_interval: Duration,
+    /// Takes part in cross-node wake-ups: listens, and notifies on creation.
     pub(crate) listen: bool,
 }
 
@@ -148,7 +149,12 @@ impl Queuetopia {
             .shared
             .db
             .store
-            .job_insert(&self.shared.scope, &jobs, self.shared.clock.now())
+            .job_insert(
+                &self.shared.scope,
+                &jobs,
+                self.shared.clock.now(),
+                self.shared.config.listen,
+            )
             .await?;
         if stored.wake {
             self.wake();
@@ -202,6 +208,7 @@ impl Queuetopia {
             &self.shared.scope,
             &jobs,
             self.shared.clock.now(),
+            self.shared.config.listen,
         )
         .await
     }
@@ -391,6 +398,7 @@ pub trait TxConnection: sealed::Sealed + Send {
         scope: &'a str,
         jobs: &'a [NewJob],
         now: Option<chrono::DateTime<chrono::Utc>>,
+        notify: bool,
     ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>>;
 }
 
@@ -412,6 +420,7 @@ macro_rules! tx_connection {
                 scope: &'a str,
                 jobs: &'a [NewJob],
                 now: Option<chrono::DateTime<chrono::Utc>>,
+                notify: bool,
             ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
                 Box::pin(async move {
                     let Some(store) = db.store.as_any().downcast_ref::<$store>() else {
@@ -419,7 +428,7 @@ macro_rules! tx_connection {
                             expected: db.store.backend(),
                         });
                     };
-                    Ok(store.insert_on(self, scope, jobs, now).await?.jobs)
+                    Ok(store.insert_on(self, scope, jobs, now, notify).await?.jobs)
                 })
             }
         }
@@ -533,11 +542,14 @@ impl Builder {
         self
     }
 
-    /// Whether the scheduler listens for creations on other nodes, where the
-    /// backend can tell (PostgreSQL's LISTEN/NOTIFY; default on). Off, the
-    /// scheduler finds work created elsewhere at its next poll, and creations
-    /// still notify the nodes that do listen. Behind a pooler in transaction
-    /// mode, use [`crate::Db::transaction_pooler`], which turns listening off.
+    /// Whether this instance takes part in cross-node wake-ups, where the
+    /// backend has them (PostgreSQL's LISTEN/NOTIFY; default on): its
+    /// scheduler listens, and its creations notify when a queue becomes
+    /// claimable. Off, its scheduler finds work created elsewhere at its next
+    /// poll, and nodes learn of its creations at theirs; creations save the
+    /// notification (PostgreSQL serialises the commits that notify). Behind
+    /// a pooler in transaction mode use [`crate::Db::transaction_pooler`],
+    /// which turns them off.
     pub fn notifications(mut self, listen: bool) -> Self {
         self.config.listen = listen;
         self

@@ -59,10 +59,12 @@ impl Tables {
     }
 
     /// The table prefix.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn prefix_name(&self) -> &str {
         &self.prefix
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn schema_name(&self) -> Option<&str> {
         self.schema.as_deref()
     }

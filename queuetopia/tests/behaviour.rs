@@ -1695,7 +1695,84 @@ async fn renewed_leases_keep_long_jobs_and_a_lost_one_cancels(kind: Kind) {
     b.shutdown(Duration::from_millis(100)).await.unwrap();
 }
 
+/// Counts the notifications of the test's default placement (PostgreSQL):
+/// creations notify when a queue becomes claimable, once per transaction,
+/// and never from an instance that takes no part in wake-ups.
+async fn creations_notify_only_when_a_queue_becomes_claimable(kind: Kind) {
+    let t = fresh(kind).await;
+    if !t.db.capabilities().notifications {
+        return; // Nothing to count: other nodes poll.
+    }
+    let pool = t.db.pg_pool().unwrap();
+    let channel: String = sqlx::query_scalar("SELECT current_schema() || '.queuetopia_wake'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    listener.listen(&channel).await.unwrap();
+    let a = producer(&t.db, "s").await;
+    let quiet = Queuetopia::producer(t.db.clone())
+        .scope("s")
+        .notifications(false)
+        .build()
+        .await
+        .unwrap();
+    // Counts what arrived, up to a marker notification sent last: the
+    // server delivers notifications in commit order.
+    let mut count = async || {
+        sqlx::query("SELECT pg_notify($1, 'marker')")
+            .bind(&channel)
+            .execute(pool)
+            .await
+            .unwrap();
+        let mut n = 0;
+        loop {
+            let note = tokio::time::timeout(common::DEADLINE, listener.recv())
+                .await
+                .expect("the marker")
+                .unwrap();
+            if note.payload() == "marker" {
+                return n;
+            }
+            assert_eq!(note.payload(), "s");
+            n += 1;
+        }
+    };
+    // The first job makes the queue claimable; the next ones find it so.
+    for i in 0..10 {
+        a.create_job("q", "x", json!({"i": i}), opts())
+            .await
+            .unwrap();
+    }
+    assert_eq!(count().await, 1);
+    // A batch over three new queues: one transaction, one notification.
+    let batch: Vec<NewJob> = (0..3)
+        .map(|k| NewJob::new(format!("b{k}"), "x", json!({}), opts()).unwrap())
+        .collect();
+    a.create_jobs(batch).await.unwrap();
+    assert_eq!(count().await, 1);
+    // A job scheduled later makes nothing claimable now.
+    a.create_job(
+        "later",
+        "x",
+        json!({}),
+        opts().delay(Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count().await, 0);
+    // An instance out of wake-ups never notifies.
+    quiet
+        .create_job("quiet", "x", json!({}), opts())
+        .await
+        .unwrap();
+    assert_eq!(count().await, 0);
+}
+
 behaviour_tests!(
+    creations_notify_only_when_a_queue_becomes_claimable,
     renewed_leases_keep_long_jobs_and_a_lost_one_cancels,
     a_job_created_on_another_node_starts_at_once,
     lost_connections_are_survived,

@@ -271,6 +271,7 @@ impl Head {
 /// waiting (round robin), however old its head. Backends that refresh a
 /// queue in Rust use this; the others compute the same in SQL
 /// (`queue_refresh.sql`).
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn ready_at(
     head: Option<&Job>,
     kept: Option<DateTime<Utc>>,
@@ -389,12 +390,15 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Migrates the schema up or down to `target`.
     async fn schema_migrate(&self, target: u32) -> Result<()>;
 
-    /// Creates jobs in `scope`, in order; returns them as stored, in the same order.
+    /// Creates jobs in `scope`, in order; returns them as stored, in the same
+    /// order. With `notify`, other nodes are told when a queue becomes
+    /// claimable, where the backend can (PostgreSQL).
     async fn job_insert(
         &self,
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
+        notify: bool,
     ) -> Result<Inserted>;
 
     /// Locks up to `limit` ready queues and counts an attempt of each one's

@@ -187,6 +187,7 @@ impl MySqlStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
+        _notify: bool,
     ) -> Result<Inserted> {
         let now = self.now(conn, now).await?;
         self.insert(conn, scope, jobs, now).await
@@ -474,6 +475,7 @@ impl Store for MySqlStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
+        _notify: bool,
     ) -> Result<Inserted> {
         if jobs.is_empty() {
             return Ok(Inserted {

@@ -195,8 +195,9 @@ impl PgStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
+        notify: bool,
     ) -> Result<Inserted> {
-        let channel = self.channel().await?;
+        let channel = if notify { self.channel().await? } else { None };
         insert(&self.sql, conn, scope, jobs, now, channel).await
     }
 }
@@ -423,8 +424,9 @@ impl Store for PgStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
+        notify: bool,
     ) -> Result<Inserted> {
-        let channel = self.channel().await?;
+        let channel = if notify { self.channel().await? } else { None };
         let mut s = self.session().await?;
         let inserted = insert(&self.sql, s.conn(), scope, jobs, now, channel).await?;
         s.done().await?;

@@ -91,6 +91,7 @@ impl SqliteStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
+        _notify: bool,
     ) -> Result<Inserted> {
         insert(&self.q, conn, scope, jobs, now.unwrap_or_else(Utc::now)).await
     }
@@ -347,6 +348,7 @@ impl Store for SqliteStore {
         scope: &str,
         jobs: &[NewJob],
         now: Option<DateTime<Utc>>,
+        _notify: bool,
     ) -> Result<Inserted> {
         if jobs.is_empty() {
             return Ok(Inserted {
