@@ -7,7 +7,7 @@ use crate::store::Store;
 use crate::tables::Tables;
 
 /// The schema version this library needs; [`Db::migrate`] brings the database to it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Which database a [`Db`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,7 @@ impl Db {
             {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(16)
+                    .test_before_acquire(false)
                     .connect(url)
                     .await?;
                 return Db::from_pg_pool_with(pool, tables);
@@ -112,6 +113,7 @@ impl Db {
                 let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)?;
                 let pool = sqlx::mysql::MySqlPoolOptions::new()
                     .max_connections(16)
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // Fewer gap locks than REPEATABLE READ; correctness

@@ -2,7 +2,7 @@
 //! queues, and the scheduler's life.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) attempts: AtomicU64,
     /// Attempts running on this node now.
     pub(crate) running: AtomicU64,
+    /// The scheduler is stopping: attempts claim nothing more.
+    pub(crate) stopping: AtomicBool,
 }
 
 impl Shared {
@@ -620,6 +622,7 @@ impl Builder {
             claims: AtomicU64::new(0),
             attempts: AtomicU64::new(0),
             running: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
         });
         (shared, self.performer)
     }

@@ -93,10 +93,11 @@ impl Tables {
 
     /// Rewrites SQL written for the default placement: the tables
     /// `queuetopia_jobs`, `queuetopia_queues` and `queuetopia_migrations`
-    /// become qualified names, and every other name starting with
-    /// `queuetopia_` (indexes) gets the prefix instead.
+    /// and PostgreSQL's functions (`queuetopia_claim`, `queuetopia_finish`,
+    /// `queuetopia_refresh`) become qualified names, and every other name
+    /// starting with `queuetopia_` (indexes) gets the prefix instead.
     pub(crate) fn render(&self, sql: &str) -> String {
-        const TABLES: [&str; 3] = ["jobs", "queues", "migrations"];
+        const TABLES: [&str; 6] = ["jobs", "queues", "migrations", "claim", "finish", "refresh"];
         let mut out = String::with_capacity(sql.len() + 64);
         let mut rest = sql;
         while let Some(start) = rest.find(DEFAULT_PREFIX) {

@@ -1258,7 +1258,7 @@ async fn migrations_are_versioned_idempotent_and_reversible(kind: Kind) {
             outdated,
             Err(Error::SchemaOutdated {
                 found: 0,
-                expected: 1
+                expected: queuetopia::SCHEMA_VERSION
             })
         ),
         "{outdated:?}"
@@ -1273,6 +1273,18 @@ async fn migrations_are_versioned_idempotent_and_reversible(kind: Kind) {
     );
     let q = producer(&t.db, "s").await;
     q.create_job("q", "a", json!({}), opts()).await.unwrap();
+    // One version down and up again: the jobs stay.
+    t.db.migrate_to(1).await.unwrap();
+    assert_eq!(t.db.schema_version().await.unwrap(), 1);
+    assert!(matches!(
+        Queuetopia::producer(t.db.clone()).scope("s").build().await,
+        Err(Error::SchemaOutdated { found: 1, .. })
+    ));
+    t.db.migrate().await.unwrap();
+    assert_eq!(
+        q.list_jobs(&JobFilter::default()).await.unwrap().jobs.len(),
+        1
+    );
     t.db.migrate_to(0).await.unwrap();
     assert_eq!(t.db.schema_version().await.unwrap(), 0);
     assert!(q.list_jobs(&JobFilter::default()).await.is_err());

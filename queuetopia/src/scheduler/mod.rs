@@ -105,6 +105,9 @@ async fn run_loop(
             }
         }
     };
+    shared
+        .stopping
+        .store(true, std::sync::atomic::Ordering::Release);
     tracing::info!(scope = %shared.scope, node = %shared.node, running = attempts.len(), "scheduler stopping");
     cleaner.abort();
     if let Some(listener) = listener {

@@ -17,7 +17,7 @@ use crate::job::Job;
 use crate::performer::DynPerformer;
 use crate::queuetopia::Shared;
 use crate::retry::{self, Verdict};
-use crate::store::{self, Claimed, JobFinish, LockRenewal, Outcome};
+use crate::store::{self, Claimed, JobFinish, LockRenewal, NextClaim, Outcome};
 
 /// How an attempt ended.
 enum Ended {
@@ -42,8 +42,10 @@ impl Drop for Slot {
     }
 }
 
-/// Runs (or, if abandoned, records) one claimed attempt, then frees its slot
-/// and wakes the scheduler so that the queue's next job is looked at at once.
+/// Runs (or, if abandoned, records) a claimed attempt, then each attempt
+/// claimed with its result (the slot's next queue, where the backend claims
+/// with results); then frees the slot and wakes the scheduler so that the
+/// queues are looked at again at once.
 pub(super) async fn attempt(
     shared: Arc<Shared>,
     performer: Arc<dyn DynPerformer>,
@@ -53,29 +55,40 @@ pub(super) async fn attempt(
     interrupt: watch::Receiver<bool>,
 ) {
     let _slot = Slot(shared.clone());
-    let job = claimed.job;
-    let span = tracing::info_span!(
-        "attempt",
-        scope = %job.scope, queue = %job.queue, job_id = job.id, attempt = job.attempts,
-        action = %job.action,
-    );
-    async {
-        tracing::debug!("claimed");
-        let ended = if claimed.abandoned {
-            tracing::warn!(
-                previous_node = job.attempted_by.as_deref().unwrap_or("?"),
-                "lock taken over: the last attempt ended without a result"
-            );
-            Ended::Abandoned
-        } else {
-            tracing::debug!("perform");
-            shared.emit(Event::Started { job: job.clone() });
-            perform(&shared, &performer, &job, token, claimed_at, interrupt).await
-        };
-        record(&shared, &performer, &job, token, ended).await;
+    let mut next = Some((claimed, token, claimed_at));
+    while let Some((claimed, token, claimed_at)) = next.take() {
+        let job = claimed.job;
+        let span = tracing::info_span!(
+            "attempt",
+            scope = %job.scope, queue = %job.queue, job_id = job.id, attempt = job.attempts,
+            action = %job.action,
+        );
+        next = async {
+            tracing::debug!("claimed");
+            let ended = if claimed.abandoned {
+                tracing::warn!(
+                    previous_node = job.attempted_by.as_deref().unwrap_or("?"),
+                    "lock taken over: the last attempt ended without a result"
+                );
+                Ended::Abandoned
+            } else {
+                tracing::debug!("perform");
+                shared.emit(Event::Started { job: job.clone() });
+                perform(
+                    &shared,
+                    &performer,
+                    &job,
+                    token,
+                    claimed_at,
+                    interrupt.clone(),
+                )
+                .await
+            };
+            record(&shared, &performer, &job, token, ended).await
+        }
+        .instrument(span)
+        .await;
     }
-    .instrument(span)
-    .await;
 }
 
 /// Runs the performer in its own task, so that a panic is caught and a
@@ -188,24 +201,32 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
     format!("panic: {text}")
 }
 
-/// Writes the result of an attempt, and tells about it.
+/// The attempt claimed with a result: the job, its lock token, and when it
+/// was asked for.
+type Next = Option<(Claimed, i64, Instant)>;
+
+/// Writes the result of an attempt, and tells about it; returns the attempt
+/// claimed with it, if any.
 async fn record(
     shared: &Shared,
     performer: &Arc<dyn DynPerformer>,
     job: &Job,
     token: i64,
     ended: Ended,
-) {
+) -> Next {
     let (error, timeout, backoff) = match ended {
         Ended::Ok => {
-            match finish(shared, job, token, Outcome::Done).await {
-                Ok(done) => {
+            return match finish(shared, job, token, Outcome::Done).await {
+                Ok((done, next)) => {
                     tracing::info!("job succeeded");
                     shared.emit(Event::Succeeded { job: done });
+                    next
                 }
-                Err(e) => refused_or_lost(shared, job, e),
-            }
-            return;
+                Err(e) => {
+                    refused_or_lost(shared, job, e);
+                    None
+                }
+            };
         }
         Ended::Failed(message) => (message, false, None),
         Ended::Panicked(message) => (message, false, None),
@@ -225,7 +246,7 @@ async fn record(
                 job_id: job.id,
                 attempt: job.attempts,
             });
-            return;
+            return None;
         }
         Ended::Abandoned => (
             format!(
@@ -247,7 +268,7 @@ async fn record(
         keep_lock: timeout,
     };
     match finish(shared, job, token, outcome).await {
-        Ok(stored) => {
+        Ok((stored, next)) => {
             tracing::warn!(error = %error, ?verdict, ?backoff, timeout, "job failed");
             shared.emit(Event::Failed {
                 job: stored.clone(),
@@ -255,8 +276,12 @@ async fn record(
                 timeout,
             });
             on_failure(performer, stored).await;
+            next
         }
-        Err(e) => refused_or_lost(shared, job, e),
+        Err(e) => {
+            refused_or_lost(shared, job, e);
+            None
+        }
     }
 }
 
@@ -295,10 +320,23 @@ fn refused_or_lost(shared: &Shared, job: &Job, e: Error) {
 }
 
 /// Writes a result, trying again on transient database errors for as long
-/// as the lease may still be this node's.
-async fn finish(shared: &Shared, job: &Job, token: i64, outcome: Outcome<'_>) -> Result<Job> {
+/// as the lease may still be this node's. Unless the scheduler is stopping,
+/// the slot's next queue is claimed with it (where the backend can).
+async fn finish(
+    shared: &Shared,
+    job: &Job,
+    token: i64,
+    outcome: Outcome<'_>,
+) -> Result<(Job, Next)> {
     let within = (job.timeout + shared.config.lease_margin).max(Duration::from_secs(10));
-    super::retrying("writing the result", within, || {
+    let next = (!shared.stopping.load(Ordering::Acquire)).then(|| NextClaim {
+        token: store::random_token(),
+        lease_margin: shared.config.lease_margin,
+        lease_cap: shared.config.lease_cap,
+    });
+    // Before the request: the lease the database grants starts later.
+    let claimed_at = Instant::now();
+    let finished = super::retrying("writing the result", within, || {
         shared.db.store.job_finish(JobFinish {
             scope: &shared.scope,
             queue: &job.queue,
@@ -308,7 +346,14 @@ async fn finish(shared: &Shared, job: &Job, token: i64, outcome: Outcome<'_>) ->
             token,
             now: shared.clock.now(),
             outcome,
+            next,
         })
     })
-    .await
+    .await?;
+    let claimed = finished.next.into_iter().next().map(|c| {
+        shared.claims.fetch_add(1, Ordering::Relaxed);
+        shared.attempts.fetch_add(1, Ordering::Relaxed);
+        (c, next.map_or(0, |n| n.token), claimed_at)
+    });
+    Ok((finished.job, claimed))
 }

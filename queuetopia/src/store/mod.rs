@@ -122,6 +122,25 @@ pub(crate) struct JobFinish<'a> {
     pub(crate) token: i64,
     pub(crate) now: Option<DateTime<Utc>>,
     pub(crate) outcome: Outcome<'a>,
+    /// Claim the slot's next queue in the same transaction, where the
+    /// backend can (PostgreSQL): one commit per job instead of two.
+    pub(crate) next: Option<NextClaim>,
+}
+
+/// The claim that goes with a result: one queue, for the same node.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NextClaim {
+    pub(crate) token: i64,
+    pub(crate) lease_margin: Duration,
+    pub(crate) lease_cap: Option<Duration>,
+}
+
+/// A result as written, with the next claim that went with it.
+pub(crate) struct Finished {
+    pub(crate) job: Job,
+    /// At most one; empty when nothing was ready, or when the backend claims
+    /// separately.
+    pub(crate) next: Vec<Claimed>,
 }
 
 /// What an attempt came to.
@@ -405,11 +424,13 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// head; when fewer were ready, tells when the next one will be.
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch>;
 
-    /// Writes an attempt's result and releases (or keeps) the queue's lock.
+    /// Writes an attempt's result and releases (or keeps) the queue's lock;
+    /// with `finish.next`, claims the slot's next queue in the same
+    /// transaction where the backend can.
     ///
     /// Fails with [`crate::Error::LeaseLost`] when the lock is no longer this
     /// attempt's; nothing is written then.
-    async fn job_finish(&self, finish: JobFinish<'_>) -> Result<Job>;
+    async fn job_finish(&self, finish: JobFinish<'_>) -> Result<Finished>;
 
     /// One job of the scope, with whether it is running now.
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>>;
@@ -520,6 +541,19 @@ macro_rules! queries {
     };
 }
 pub(crate) use queries;
+
+/// Declares a backend's migrations: `version => "name"` for the scripts
+/// `migrations/<name>.up.sql` and `.down.sql` beside the backend.
+macro_rules! migrations {
+    ($($version:literal => $name:literal),* $(,)?) => {
+        &[$(crate::store::Migration {
+            version: $version,
+            up: include_str!(concat!("migrations/", $name, ".up.sql")),
+            down: include_str!(concat!("migrations/", $name, ".down.sql")),
+        }),*]
+    };
+}
+pub(crate) use migrations;
 
 /// Puts the rows returned by an insert in the order of the jobs asked for:
 /// inside each queue, sequence numbers follow that order.

@@ -20,8 +20,9 @@ use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, ClaimSteps, Inserted, JobAction, JobFinish, LockRenewal, Migration, NextWake,
-    Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts, ready_at, scheduled_at,
+    ClaimBatch, ClaimSteps, Finished, Inserted, JobAction, JobFinish, LockRenewal, Migration,
+    NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts, ready_at,
+    scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -65,11 +66,7 @@ super::queries!(
     schema_version,
 );
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    up: include_str!("migrations/0001_init.up.sql"),
-    down: include_str!("migrations/0001_init.down.sql"),
-}];
+const MIGRATIONS: &[Migration] = super::migrations![1 => "0001_init", 2 => "0002_functions"];
 
 /// The MySQL / MariaDB store.
 pub(crate) struct MySqlStore {
@@ -541,63 +538,12 @@ impl Store for MySqlStore {
         })
     }
 
-    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Job> {
-        let q = &self.q;
-        let lost = Error::LeaseLost {
-            job_id: f.job_id,
-            attempt: f.attempt,
-        };
-        let mut conn = self.pool.acquire().await?;
-        let now = self.now(&mut conn, f.now).await?;
-        let mut tx = conn.begin().await?;
-        let owned = sqlx::query(q.lock_check.clone())
-            .bind(f.scope)
-            .bind(f.queue)
-            .bind(f.node)
-            .bind(f.job_id)
-            .bind(f.token)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if owned.is_none() {
-            return Err(lost);
-        }
-        let (written, keep_lock) = match f.outcome {
-            Outcome::Done => (
-                sqlx::query(q.job_complete.clone())
-                    .bind(now)
-                    .bind(now)
-                    .bind(f.job_id)
-                    .bind(i64::from(f.attempt))
-                    .execute(&mut *tx)
-                    .await?,
-                false,
-            ),
-            Outcome::Failed {
-                error,
-                backoff,
-                give_up,
-                keep_lock,
-            } => (
-                sqlx::query(q.job_fail.clone())
-                    .bind(error)
-                    .bind(plus(now, backoff))
-                    .bind(give_up.then_some(now))
-                    .bind(now)
-                    .bind(f.job_id)
-                    .bind(i64::from(f.attempt))
-                    .execute(&mut *tx)
-                    .await?,
-                keep_lock,
-            ),
-        };
-        if written.rows_affected() != 1 {
-            return Err(lost);
-        }
-        let job = self.job_by_id(&mut tx, f.job_id).await?;
-        self.refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true)
-            .await?;
-        tx.commit().await?;
-        Ok(job)
+    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Finished> {
+        // Claims stay separate here: see `Capabilities::batch_claims`.
+        Ok(Finished {
+            job: self.write_result(f).await?,
+            next: Vec::new(),
+        })
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
@@ -802,5 +748,67 @@ impl Store for MySqlStore {
             .execute(&mut *conn)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl MySqlStore {
+    /// Writes an attempt's result under the queue's lock.
+    async fn write_result(&self, f: JobFinish<'_>) -> Result<Job> {
+        let q = &self.q;
+        let lost = Error::LeaseLost {
+            job_id: f.job_id,
+            attempt: f.attempt,
+        };
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, f.now).await?;
+        let mut tx = conn.begin().await?;
+        let owned = sqlx::query(q.lock_check.clone())
+            .bind(f.scope)
+            .bind(f.queue)
+            .bind(f.node)
+            .bind(f.job_id)
+            .bind(f.token)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() {
+            return Err(lost);
+        }
+        let (written, keep_lock) = match f.outcome {
+            Outcome::Done => (
+                sqlx::query(q.job_complete.clone())
+                    .bind(now)
+                    .bind(now)
+                    .bind(f.job_id)
+                    .bind(i64::from(f.attempt))
+                    .execute(&mut *tx)
+                    .await?,
+                false,
+            ),
+            Outcome::Failed {
+                error,
+                backoff,
+                give_up,
+                keep_lock,
+            } => (
+                sqlx::query(q.job_fail.clone())
+                    .bind(error)
+                    .bind(plus(now, backoff))
+                    .bind(give_up.then_some(now))
+                    .bind(now)
+                    .bind(f.job_id)
+                    .bind(i64::from(f.attempt))
+                    .execute(&mut *tx)
+                    .await?,
+                keep_lock,
+            ),
+        };
+        if written.rows_affected() != 1 {
+            return Err(lost);
+        }
+        let job = self.job_by_id(&mut tx, f.job_id).await?;
+        self.refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true)
+            .await?;
+        tx.commit().await?;
+        Ok(job)
     }
 }

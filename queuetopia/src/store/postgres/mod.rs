@@ -14,8 +14,8 @@ use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::{
-    ClaimBatch, Claimed, Inserted, JobAction, JobFinish, LockRenewal, Migration, NextWake, Outcome,
-    QueueClaim, Store, order_like_input,
+    ClaimBatch, Claimed, Finished, Inserted, JobAction, JobFinish, LockRenewal, Migration,
+    NextWake, Outcome, QueueClaim, Store, order_like_input,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
@@ -23,17 +23,16 @@ use crate::list::{JobFilter, QueueInfo, QueueRow};
 use crate::tables::Tables;
 
 super::queries!(
+    claim,
+    finish,
     job_by_ids,
-    job_complete,
     job_delete_done,
-    job_fail,
     job_get,
     job_insert,
     job_list,
     job_queue,
     job_retry,
     job_skip,
-    lock_check,
     lock_release_all,
     lock_renew,
     migrate_lock,
@@ -42,22 +41,15 @@ super::queries!(
     migrations_table,
     channel,
     notify,
-    queue_claim,
     queue_list,
-    queue_lock,
     queue_lock_row,
-    queue_next_wake,
     queue_prune,
     queue_refresh,
     schema_exists,
     schema_version,
 );
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    up: include_str!("migrations/0001_init.up.sql"),
-    down: include_str!("migrations/0001_init.down.sql"),
-}];
+const MIGRATIONS: &[Migration] = super::migrations![1 => "0001_init", 2 => "0002_functions"];
 
 /// The PostgreSQL store.
 pub(crate) struct PgStore {
@@ -308,23 +300,32 @@ fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
-/// When the scope's next queue becomes ready, in the claim's transaction.
-async fn next_wake(
-    sql: &Sql,
-    conn: &mut PgConnection,
-    scope: &str,
-    now: Option<DateTime<Utc>>,
-) -> Result<NextWake> {
-    let row = sql
-        .query(|q| &q.queue_next_wake)
-        .bind(scope)
-        .bind(now)
-        .fetch_one(conn)
-        .await?;
-    Ok(NextWake {
-        now: row.try_get("now")?,
-        next: row.try_get("next_at")?,
-    })
+/// Reads what `queuetopia_claim` returns: a row per claimed job, then one
+/// row `examined` (see `migrations/0002_functions.up.sql`).
+fn claim_rows(rows: &[PgRow]) -> Result<ClaimBatch> {
+    let mut batch = ClaimBatch {
+        claimed: Vec::new(),
+        examined: 0,
+        next_wake: None,
+    };
+    for row in rows {
+        let role: String = row.try_get("role")?;
+        if role == "claimed" {
+            batch.claimed.push(Claimed {
+                job: job_from_row(row)?,
+                abandoned: row.try_get("abandoned")?,
+            });
+        } else {
+            let examined: i32 = row.try_get("examined")?;
+            batch.examined = u32::try_from(examined).unwrap_or(0);
+            let now: Option<DateTime<Utc>> = row.try_get("wake_now")?;
+            batch.next_wake = now.map(|now| NextWake {
+                now,
+                next: row.try_get("wake_next").ok().flatten(),
+            });
+        }
+    }
+    Ok(batch)
 }
 
 /// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
@@ -434,121 +435,66 @@ impl Store for PgStore {
     }
 
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
-        let mut tx = self.pool.begin().await?;
-        let queues: Vec<String> = self
+        let mut s = self.session().await?;
+        let rows = self
             .sql
-            .scalar(|q| &q.queue_lock)
+            .query(|q| &q.claim)
             .bind(claim.scope)
             .bind(claim.now)
             .bind(i64::from(claim.limit))
-            .fetch_all(&mut *tx)
-            .await?;
-        let examined = u32::try_from(queues.len()).unwrap_or(u32::MAX);
-        if queues.is_empty() {
-            let next_wake = Some(next_wake(&self.sql, &mut tx, claim.scope, claim.now).await?);
-            tx.commit().await?;
-            return Ok(ClaimBatch {
-                claimed: Vec::new(),
-                examined,
-                next_wake,
-            });
-        }
-        let rows = self
-            .sql
-            .query(|q| &q.queue_claim)
-            .bind(claim.scope)
-            .bind(&queues)
-            .bind(claim.now)
             .bind(claim.node)
             .bind(millis(claim.lease_margin))
             .bind(claim.token)
             .bind(claim.lease_cap.map(millis))
-            .fetch_all(&mut *tx)
+            .fetch_all(s.conn())
             .await?;
-        let claimed = rows
-            .iter()
-            .map(|row| {
-                Ok(Claimed {
-                    job: job_from_row(row)?,
-                    abandoned: row.try_get("abandoned")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next_wake = if examined < claim.limit {
-            Some(next_wake(&self.sql, &mut tx, claim.scope, claim.now).await?)
-        } else {
-            None
-        };
-        tx.commit().await?;
-        Ok(ClaimBatch {
-            claimed,
-            examined,
-            next_wake,
-        })
+        s.done().await?;
+        claim_rows(&rows)
     }
 
-    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Job> {
-        let lost = Error::LeaseLost {
-            job_id: f.job_id,
-            attempt: f.attempt,
-        };
-        let mut tx = self.pool.begin().await?;
-        let owned = self
-            .sql
-            .query(|q| &q.lock_check)
-            .bind(f.scope)
-            .bind(f.queue)
-            .bind(f.node)
-            .bind(f.job_id)
-            .bind(f.token)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if owned.is_none() {
-            tx.rollback().await?;
-            return Err(lost);
-        }
-        let attempt = i32::try_from(f.attempt).unwrap_or(i32::MAX);
-        let (row, keep_lock) = match f.outcome {
-            Outcome::Done => (
-                self.sql
-                    .query(|q| &q.job_complete)
-                    .bind(f.job_id)
-                    .bind(attempt)
-                    .bind(f.now)
-                    .fetch_optional(&mut *tx)
-                    .await?,
-                false,
-            ),
+    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Finished> {
+        let (ok, error, backoff, give_up, keep_lock) = match f.outcome {
+            Outcome::Done => (true, None, 0, false, false),
             Outcome::Failed {
                 error,
                 backoff,
                 give_up,
                 keep_lock,
-            } => (
-                self.sql
-                    .query(|q| &q.job_fail)
-                    .bind(f.job_id)
-                    .bind(attempt)
-                    .bind(f.now)
-                    .bind(error)
-                    .bind(millis(backoff))
-                    .bind(give_up)
-                    .fetch_optional(&mut *tx)
-                    .await?,
-                keep_lock,
-            ),
+            } => (false, Some(error), millis(backoff), give_up, keep_lock),
         };
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Err(lost);
+        let mut s = self.session().await?;
+        let rows = self
+            .sql
+            .query(|q| &q.finish)
+            .bind(f.scope)
+            .bind(f.queue)
+            .bind(f.node)
+            .bind(f.job_id)
+            .bind(f.token)
+            .bind(i32::try_from(f.attempt).unwrap_or(i32::MAX))
+            .bind(f.now)
+            .bind(ok)
+            .bind(error)
+            .bind(backoff)
+            .bind(give_up)
+            .bind(keep_lock)
+            .bind(i64::from(f.next.is_some()))
+            .bind(f.next.map_or(0, |n| millis(n.lease_margin)))
+            .bind(f.next.map_or(0, |n| n.token))
+            .bind(f.next.and_then(|n| n.lease_cap).map(millis))
+            .fetch_all(s.conn())
+            .await?;
+        s.done().await?;
+        let Some(first) = rows.first() else {
+            return Err(Error::LeaseLost {
+                job_id: f.job_id,
+                attempt: f.attempt,
+            });
         };
-        let job = job_from_row(&row)?;
-        refresh(
-            &self.sql, &mut tx, f.scope, f.queue, f.now, !keep_lock, true,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(job)
+        Ok(Finished {
+            job: job_from_row(first)?,
+            next: claim_rows(&rows[1..])?.claimed,
+        })
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {

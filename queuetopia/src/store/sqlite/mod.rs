@@ -16,8 +16,8 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, ClaimSteps, Inserted, JobAction, JobFinish, LockRenewal, Migration, NextWake,
-    Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts, scheduled_at,
+    ClaimBatch, ClaimSteps, Finished, Inserted, JobAction, JobFinish, LockRenewal, Migration,
+    NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -54,11 +54,7 @@ super::queries!(
     schema_version,
 );
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    up: include_str!("migrations/0001_init.up.sql"),
-    down: include_str!("migrations/0001_init.down.sql"),
-}];
+const MIGRATIONS: &[Migration] = super::migrations![1 => "0001_init", 2 => "0002_functions"];
 
 /// Every write transaction takes the write lock at once, so that two writers
 /// never deadlock upgrading a read lock.
@@ -402,60 +398,12 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Job> {
-        let lost = Error::LeaseLost {
-            job_id: f.job_id,
-            attempt: f.attempt,
-        };
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin_with(BEGIN).await?;
-        let now = f.now.unwrap_or_else(Utc::now);
-        let owned = sqlx::query(self.q.lock_check.clone())
-            .bind(f.scope)
-            .bind(f.queue)
-            .bind(f.node)
-            .bind(f.job_id)
-            .bind(f.token)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if owned.is_none() {
-            return Err(lost);
-        }
-        let (row, keep_lock) = match f.outcome {
-            Outcome::Done => (
-                sqlx::query(self.q.job_complete.clone())
-                    .bind(f.job_id)
-                    .bind(i64::from(f.attempt))
-                    .bind(micros(now))
-                    .fetch_optional(&mut *tx)
-                    .await?,
-                false,
-            ),
-            Outcome::Failed {
-                error,
-                backoff,
-                give_up,
-                keep_lock,
-            } => (
-                sqlx::query(self.q.job_fail.clone())
-                    .bind(f.job_id)
-                    .bind(i64::from(f.attempt))
-                    .bind(micros(now))
-                    .bind(error)
-                    .bind(micros(plus(now, backoff)))
-                    .bind(give_up)
-                    .fetch_optional(&mut *tx)
-                    .await?,
-                keep_lock,
-            ),
-        };
-        let Some(row) = row else {
-            return Err(lost);
-        };
-        let job = job_from_row(&row)?;
-        refresh(&self.q, &mut tx, f.scope, f.queue, now, !keep_lock, true).await?;
-        tx.commit().await?;
-        Ok(job)
+    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Finished> {
+        // Claims stay separate here: see `Capabilities::batch_claims`.
+        Ok(Finished {
+            job: self.write_result(f).await?,
+            next: Vec::new(),
+        })
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
@@ -650,4 +598,63 @@ async fn job_get_on(
         .await?;
     row.map(|r| Ok((job_from_row(&r)?, r.try_get("running")?)))
         .transpose()
+}
+
+impl SqliteStore {
+    /// Writes an attempt's result under the queue's lock.
+    async fn write_result(&self, f: JobFinish<'_>) -> Result<Job> {
+        let lost = Error::LeaseLost {
+            job_id: f.job_id,
+            attempt: f.attempt,
+        };
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let now = f.now.unwrap_or_else(Utc::now);
+        let owned = sqlx::query(self.q.lock_check.clone())
+            .bind(f.scope)
+            .bind(f.queue)
+            .bind(f.node)
+            .bind(f.job_id)
+            .bind(f.token)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owned.is_none() {
+            return Err(lost);
+        }
+        let (row, keep_lock) = match f.outcome {
+            Outcome::Done => (
+                sqlx::query(self.q.job_complete.clone())
+                    .bind(f.job_id)
+                    .bind(i64::from(f.attempt))
+                    .bind(micros(now))
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                false,
+            ),
+            Outcome::Failed {
+                error,
+                backoff,
+                give_up,
+                keep_lock,
+            } => (
+                sqlx::query(self.q.job_fail.clone())
+                    .bind(f.job_id)
+                    .bind(i64::from(f.attempt))
+                    .bind(micros(now))
+                    .bind(error)
+                    .bind(micros(plus(now, backoff)))
+                    .bind(give_up)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                keep_lock,
+            ),
+        };
+        let Some(row) = row else {
+            return Err(lost);
+        };
+        let job = job_from_row(&row)?;
+        refresh(&self.q, &mut tx, f.scope, f.queue, now, !keep_lock, true).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
 }

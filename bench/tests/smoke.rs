@@ -1,0 +1,85 @@
+//! A short run of every scenario on every backend, so that the benchmark
+//! keeps building and running. It checks the output, never a speed.
+
+use std::process::Command;
+
+fn smoke(backend: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_queuetopia-bench"))
+        .args([
+            "--backend",
+            backend,
+            "--scenario",
+            "all",
+            "--scale",
+            "0.005",
+            "--limit-secs",
+            "0.1",
+            "--json",
+        ])
+        .output()
+        .expect("the benchmark runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{backend}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let scenarios: Vec<&str> = rows.iter().filter_map(|r| r["scenario"].as_str()).collect();
+    for expected in [
+        "serial",
+        "fanout",
+        "wide",
+        "blocked",
+        "enqueue_single",
+        "enqueue_batched",
+        "latency",
+        "nodes",
+        "limits",
+    ] {
+        assert!(
+            scenarios.contains(&expected),
+            "{backend}: no {expected} in {scenarios:?}"
+        );
+    }
+    for row in rows.iter().filter(|r| r["scenario"] != "limits") {
+        assert_eq!(row["backend"], backend);
+        assert!(row["jobs"].as_u64().is_some_and(|n| n > 0), "{row}");
+        assert!(
+            row["jobs_per_sec"].as_f64().is_some_and(|v| v > 0.0),
+            "{row}"
+        );
+        if let Some(limit) = row["limit_per_sec"].as_f64() {
+            assert!(limit > 0.0 && row["ratio"].as_f64().is_some(), "{row}");
+        }
+    }
+    let wide = rows.iter().find(|r| r["scenario"] == "wide").expect("wide");
+    assert!(
+        wide["rss_peak_mib"].as_f64().is_some_and(|m| m > 0.0),
+        "{wide}"
+    );
+    let latency = rows
+        .iter()
+        .find(|r| r["scenario"] == "latency")
+        .expect("latency");
+    assert!(latency["latency_ms"]["p99"].as_f64().is_some(), "{latency}");
+}
+
+#[test]
+fn smoke_sqlite() {
+    smoke("sqlite");
+}
+
+#[test]
+fn smoke_postgres() {
+    smoke("postgres");
+}
+
+#[test]
+fn smoke_mysql() {
+    smoke("mysql");
+}

@@ -1,8 +1,0 @@
--- When an idle scheduler of the scope should look again: the earliest
--- ready_at after now (a scheduled job, a backoff, a lease running out).
--- Runs in the claim's transaction, with its "now": every queue ready before
--- then was just looked at (or is held by another writer, who wakes us).
-SELECT
-    COALESCE($2::timestamptz, now()) AS now,
-    (SELECT min(ready_at) FROM queuetopia_queues
-     WHERE scope = $1 AND ready_at > COALESCE($2::timestamptz, now())) AS next_at
