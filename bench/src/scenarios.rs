@@ -357,50 +357,79 @@ fn status_kib(field: &str) -> Option<u64> {
 }
 
 /// Creations with no scheduler running: one at a time from one task, then
-/// in batches of 1,000. On PostgreSQL also one at a time into a new queue
-/// each, where every commit notifies, with and without notifications.
+/// in batches of 1,000. On PostgreSQL also into a new queue each, where
+/// every commit notifies, with and without notifications, from one task and
+/// from eight (PostgreSQL serialises the commits that notify).
 async fn enqueue(ctx: &Ctx) -> Result<Vec<Row>, String> {
-    let mut rows = Vec::new();
-    let single = ctx.n(20_000);
-    let mut variants = vec![("enqueue_single", 100, true)];
-    if ctx.db.capabilities().notifications {
-        variants.push(("enqueue_single_notify_each", single, true));
-        variants.push(("enqueue_single_no_notify", single, false));
+    struct Variant {
+        name: &'static str,
+        /// Queues the creations go round; `None`: a new queue each.
+        queues: Option<u64>,
+        notify: bool,
+        tasks: u64,
     }
-    for (name, queues, notify) in variants {
-        let scope = ctx.scope(name).await?;
+    let v = |name, queues, notify, tasks| Variant {
+        name,
+        queues,
+        notify,
+        tasks,
+    };
+    let mut variants = vec![v("enqueue_single", Some(100), true, 1)];
+    if ctx.db.capabilities().notifications {
+        variants.push(v("enqueue_single_notify_each", None, true, 1));
+        variants.push(v("enqueue_single_no_notify", None, false, 1));
+        variants.push(v("enqueue_8_tasks_notify_each", None, true, 8));
+        variants.push(v("enqueue_8_tasks_no_notify", None, false, 8));
+    }
+    let single = ctx.n(20_000);
+    let mut rows = Vec::new();
+    for variant in variants {
+        let scope = ctx.scope(variant.name).await?;
         let q = ctx
             .producer(&scope)
-            .notifications(notify)
+            .notifications(variant.notify)
             .build()
             .await
             .map_err(err)?;
+        let per_task = single.div_ceil(variant.tasks);
         let started = Instant::now();
-        for i in 0..single {
-            q.create_job(
-                format!("q{}", i % queues),
-                "work",
-                json!({}),
-                JobOptions::default(),
-            )
-            .await
-            .map_err(err)?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in 0..variant.tasks {
+            let (q, queues) = (q.clone(), variant.queues);
+            tasks.spawn(async move {
+                for i in 0..per_task {
+                    let queue = match queues {
+                        Some(n) => format!("q{}", i % n),
+                        None => format!("q{t}-{i}"),
+                    };
+                    q.create_job(queue, "work", json!({}), JobOptions::default())
+                        .await
+                        .map_err(err)?;
+                }
+                Ok::<_, String>(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(err)??;
         }
         let seconds = started.elapsed().as_secs_f64();
         seed::forget(&ctx.db, &scope).await?;
+        let queues = match variant.queues {
+            Some(n) => format!("into {n} queues"),
+            None => "a new queue each".to_owned(),
+        };
+        let notify = if variant.notify { "on" } else { "off" };
         rows.push(Row {
-            scenario: name.into(),
-            jobs: single,
+            scenario: variant.name.into(),
+            jobs: per_task * variant.tasks,
             seconds,
-            against: ctx.against("limit_1", ctx.limit_1, 0.8),
-            note: Some(if queues == single {
-                format!(
-                    "a new queue each, notifications {}",
-                    if notify { "on" } else { "off" }
-                )
-            } else {
-                format!("into {queues} queues")
-            }),
+            against: (variant.tasks == 1)
+                .then(|| ctx.against("limit_1", ctx.limit_1, 0.8))
+                .flatten(),
+            note: Some(format!(
+                "{queues}, {} task(s), notifications {notify}",
+                variant.tasks
+            )),
             ..Row::default()
         });
     }

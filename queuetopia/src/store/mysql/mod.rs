@@ -489,61 +489,16 @@ impl Store for MySqlStore {
     }
 
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
-        let q = &self.q;
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, claim.now).await?;
         let mut tx = conn.begin().await?;
-        let rows = sqlx::query(q.queue_ready.clone())
-            .bind(claim.scope)
-            .bind(now)
-            .bind(now)
-            .bind(i64::from(claim.limit))
-            .fetch_all(&mut *tx)
-            .await?;
-        let ready = rows
-            .iter()
-            .map(|r| {
-                Ok((
-                    text(r, "queue")?,
-                    r.try_get::<Option<i64>, _>("running_job_id")?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
-        let mut steps = Steps {
-            store: self,
-            conn: &mut tx,
-            claim: &claim,
-            now,
-        };
-        let claimed = claim_walk(&mut steps, &claim, now, ready).await?;
-        let next_wake = if examined < claim.limit {
-            let next: Option<NaiveDateTime> = sqlx::query_scalar(q.queue_next_wake.clone())
-                .bind(claim.scope)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            Some(NextWake {
-                now,
-                next: opt_time(next),
-            })
-        } else {
-            None
-        };
+        let batch = self.claim_on(&mut tx, &claim, now).await?;
         tx.commit().await?;
-        Ok(ClaimBatch {
-            claimed,
-            examined,
-            next_wake,
-        })
+        Ok(batch)
     }
 
     async fn job_finish(&self, f: JobFinish<'_>) -> Result<Finished> {
-        // Claims stay separate here: see `Capabilities::batch_claims`.
-        Ok(Finished {
-            job: self.write_result(f).await?,
-            next: Vec::new(),
-        })
+        self.write_result(f).await
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
@@ -753,7 +708,9 @@ impl Store for MySqlStore {
 
 impl MySqlStore {
     /// Writes an attempt's result under the queue's lock.
-    async fn write_result(&self, f: JobFinish<'_>) -> Result<Job> {
+    /// With `f.next`, the slot's next queue is claimed in the same
+    /// transaction: one commit per job.
+    async fn write_result(&self, f: JobFinish<'_>) -> Result<Finished> {
         let q = &self.q;
         let lost = Error::LeaseLost {
             job_id: f.job_id,
@@ -808,7 +765,75 @@ impl MySqlStore {
         let job = self.job_by_id(&mut tx, f.job_id).await?;
         self.refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true)
             .await?;
+        let next = match f.next {
+            Some(next) => {
+                let claim = QueueClaim {
+                    scope: f.scope,
+                    node: f.node,
+                    limit: 1,
+                    now: f.now,
+                    token: next.token,
+                    lease_margin: next.lease_margin,
+                    lease_cap: next.lease_cap,
+                };
+                self.claim_on(&mut tx, &claim, now).await?.claimed
+            }
+            None => Vec::new(),
+        };
         tx.commit().await?;
-        Ok(job)
+        Ok(Finished { job, next })
+    }
+
+    /// Claims up to `claim.limit` ready queues inside the caller's
+    /// transaction, at the server's `now` (see [`claim_walk`]).
+    async fn claim_on(
+        &self,
+        tx: &mut MySqlConnection,
+        claim: &QueueClaim<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimBatch> {
+        let q = &self.q;
+        let rows = sqlx::query(q.queue_ready.clone())
+            .bind(claim.scope)
+            .bind(now)
+            .bind(now)
+            .bind(i64::from(claim.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let ready = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    text(r, "queue")?,
+                    r.try_get::<Option<i64>, _>("running_job_id")?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
+        let mut steps = Steps {
+            store: self,
+            conn: &mut *tx,
+            claim,
+            now,
+        };
+        let claimed = claim_walk(&mut steps, claim, now, ready).await?;
+        let next_wake = if examined < claim.limit {
+            let next: Option<NaiveDateTime> = sqlx::query_scalar(q.queue_next_wake.clone())
+                .bind(claim.scope)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            Some(NextWake {
+                now,
+                next: opt_time(next),
+            })
+        } else {
+            None
+        };
+        Ok(ClaimBatch {
+            claimed,
+            examined,
+            next_wake,
+        })
     }
 }

@@ -362,48 +362,13 @@ impl Store for SqliteStore {
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
-        let now = claim.now.unwrap_or_else(Utc::now);
-        let ready: Vec<(String, Option<i64>)> = sqlx::query_as(self.q.queue_ready.clone())
-            .bind(claim.scope)
-            .bind(micros(now))
-            .bind(i64::from(claim.limit))
-            .fetch_all(&mut *tx)
-            .await?;
-        let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
-        let mut steps = Steps {
-            q: &self.q,
-            conn: &mut tx,
-            claim: &claim,
-            now,
-        };
-        let claimed = claim_walk(&mut steps, &claim, now, ready).await?;
-        let next_wake = if examined < claim.limit {
-            let next: Option<i64> = sqlx::query_scalar(self.q.queue_next_wake.clone())
-                .bind(claim.scope)
-                .bind(micros(now))
-                .fetch_one(&mut *tx)
-                .await?;
-            Some(NextWake {
-                now,
-                next: opt_time(next)?,
-            })
-        } else {
-            None
-        };
+        let batch = self.claim_on(&mut tx, &claim).await?;
         tx.commit().await?;
-        Ok(ClaimBatch {
-            claimed,
-            examined,
-            next_wake,
-        })
+        Ok(batch)
     }
 
     async fn job_finish(&self, f: JobFinish<'_>) -> Result<Finished> {
-        // Claims stay separate here: see `Capabilities::batch_claims`.
-        Ok(Finished {
-            job: self.write_result(f).await?,
-            next: Vec::new(),
-        })
+        self.write_result(f).await
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
@@ -602,7 +567,9 @@ async fn job_get_on(
 
 impl SqliteStore {
     /// Writes an attempt's result under the queue's lock.
-    async fn write_result(&self, f: JobFinish<'_>) -> Result<Job> {
+    /// With `f.next`, the slot's next queue is claimed in the same
+    /// transaction: one commit per job.
+    async fn write_result(&self, f: JobFinish<'_>) -> Result<Finished> {
         let lost = Error::LeaseLost {
             job_id: f.job_id,
             attempt: f.attempt,
@@ -654,7 +621,64 @@ impl SqliteStore {
         };
         let job = job_from_row(&row)?;
         refresh(&self.q, &mut tx, f.scope, f.queue, now, !keep_lock, true).await?;
+        let next = match f.next {
+            Some(next) => {
+                let claim = QueueClaim {
+                    scope: f.scope,
+                    node: f.node,
+                    limit: 1,
+                    now: f.now,
+                    token: next.token,
+                    lease_margin: next.lease_margin,
+                    lease_cap: next.lease_cap,
+                };
+                self.claim_on(&mut tx, &claim).await?.claimed
+            }
+            None => Vec::new(),
+        };
         tx.commit().await?;
-        Ok(job)
+        Ok(Finished { job, next })
+    }
+
+    /// Claims up to `claim.limit` ready queues inside the caller's
+    /// transaction (see [`claim_walk`]).
+    async fn claim_on(
+        &self,
+        tx: &mut SqliteConnection,
+        claim: &QueueClaim<'_>,
+    ) -> Result<ClaimBatch> {
+        let now = claim.now.unwrap_or_else(Utc::now);
+        let ready: Vec<(String, Option<i64>)> = sqlx::query_as(self.q.queue_ready.clone())
+            .bind(claim.scope)
+            .bind(micros(now))
+            .bind(i64::from(claim.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
+        let mut steps = Steps {
+            q: &self.q,
+            conn: &mut *tx,
+            claim,
+            now,
+        };
+        let claimed = claim_walk(&mut steps, claim, now, ready).await?;
+        let next_wake = if examined < claim.limit {
+            let next: Option<i64> = sqlx::query_scalar(self.q.queue_next_wake.clone())
+                .bind(claim.scope)
+                .bind(micros(now))
+                .fetch_one(&mut *tx)
+                .await?;
+            Some(NextWake {
+                now,
+                next: opt_time(next)?,
+            })
+        } else {
+            None
+        };
+        Ok(ClaimBatch {
+            claimed,
+            examined,
+            next_wake,
+        })
     }
 }
