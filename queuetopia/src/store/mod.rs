@@ -289,7 +289,7 @@ impl Head {
 /// `now`: a queue whose job just ended goes behind the queues already
 /// waiting (round robin), however old its head. Backends that refresh a
 /// queue in Rust use this; the others compute the same in SQL
-/// (`queue_refresh.sql`).
+/// (`queuetopia_refresh` in `postgres/migrations/0002_functions.up.sql`).
 #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn ready_at(
     head: Option<&Job>,
@@ -347,7 +347,8 @@ pub(crate) trait ClaimSteps: Send {
 }
 
 /// Decides and writes, queue by queue, what a claim does with its ready
-/// queues (see `postgres/sql/queue_claim.sql`, which does the same in SQL):
+/// queues (see `queuetopia_claim` in `postgres/migrations/0002_functions.up.sql`,
+/// which does the same in SQL):
 /// a lapsed lock whose attempt wrote no result is abandoned and taken over;
 /// a head that may run now is locked and its attempt counted; a head that
 /// runs later moves `ready_at` there; a queue with nothing to run (no open
