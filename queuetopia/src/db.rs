@@ -94,7 +94,6 @@ impl Db {
             {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(16)
-                    .test_before_acquire(false)
                     .connect(url)
                     .await?;
                 return Db::from_pg_pool_with(pool, tables);
@@ -113,7 +112,6 @@ impl Db {
                 let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)?;
                 let pool = sqlx::mysql::MySqlPoolOptions::new()
                     .max_connections(16)
-                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // Fewer gap locks than REPEATABLE READ; correctness
