@@ -59,6 +59,27 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// Pools built by [`connect`] ping a connection before handing it out only
+/// when it has been idle for more than [`crate::defaults::IDLE_PING`]: a
+/// database restart (which takes longer) still has every dead connection
+/// replaced before use, while a busy scheduler saves a round trip per
+/// statement.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn ping_when_idle<DB: sqlx::Database>(
+    options: sqlx::pool::PoolOptions<DB>,
+) -> sqlx::pool::PoolOptions<DB> {
+    options
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > crate::defaults::IDLE_PING {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// Connects to the database at `url`: `postgres://…` (or `postgresql://…`),
 /// `mysql://…` (or `mariadb://…`), or `sqlite://path/to/file.db` (created if
 /// missing, in WAL mode).
@@ -92,7 +113,7 @@ impl Db {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
             {
-                let pool = sqlx::postgres::PgPoolOptions::new()
+                let pool = ping_when_idle(sqlx::postgres::PgPoolOptions::new())
                     .max_connections(16)
                     .connect(url)
                     .await?;
@@ -110,7 +131,7 @@ impl Db {
                 use std::str::FromStr;
                 let url = url.replacen("mariadb://", "mysql://", 1);
                 let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)?;
-                let pool = sqlx::mysql::MySqlPoolOptions::new()
+                let pool = ping_when_idle(sqlx::mysql::MySqlPoolOptions::new())
                     .max_connections(16)
                     .after_connect(|conn, _| {
                         Box::pin(async move {

@@ -56,3 +56,7 @@ pub const CLAIM_BATCH: u32 = 256;
 pub const MAX_PAGE: u32 = 1000;
 /// The jobs a page holds unless [`crate::JobFilter::limit`] says otherwise.
 pub const DEFAULT_PAGE: u32 = 50;
+
+/// A pooled connection idle for longer than this is pinged before use (pools
+/// built by [`crate::connect`]); a busier one is used at once.
+pub const IDLE_PING: Duration = Duration::from_secs(1);

@@ -355,5 +355,13 @@ async fn finish(
         shared.attempts.fetch_add(1, Ordering::Relaxed);
         (c, next.map_or(0, |n| n.token), claimed_at)
     });
+    if claimed
+        .as_ref()
+        .is_some_and(|(c, _, _)| c.job.queue != job.queue)
+    {
+        // This slot moved to a queue that had waited longer; its own queue
+        // may be ready now: let the scheduler give it a free slot.
+        shared.wake.notify_one();
+    }
     Ok((finished.job, claimed))
 }

@@ -708,8 +708,6 @@ impl Store for MySqlStore {
 
 impl MySqlStore {
     /// Writes an attempt's result under the queue's lock.
-    /// With `f.next`, the slot's next queue is claimed in the same
-    /// transaction: one commit per job.
     async fn write_result(&self, f: JobFinish<'_>) -> Result<Finished> {
         let q = &self.q;
         let lost = Error::LeaseLost {
@@ -765,27 +763,17 @@ impl MySqlStore {
         let job = self.job_by_id(&mut tx, f.job_id).await?;
         self.refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true)
             .await?;
-        let next = match f.next {
-            Some(next) => {
-                let claim = QueueClaim {
-                    scope: f.scope,
-                    node: f.node,
-                    limit: 1,
-                    now: f.now,
-                    token: next.token,
-                    lease_margin: next.lease_margin,
-                    lease_cap: next.lease_cap,
-                };
-                self.claim_on(&mut tx, &claim, now).await?.claimed
-            }
-            None => Vec::new(),
-        };
+        // No claim rides along here: under REPEATABLE READ (MySQL's default,
+        // and a pool of the application's may use it) this transaction's
+        // snapshot was taken before the other queues' rows were locked, so
+        // it could miss a job committed just before, and park its queue.
+        let next = Vec::new();
         tx.commit().await?;
         Ok(Finished { job, next })
     }
 
-    /// Claims up to `claim.limit` ready queues inside the caller's
-    /// transaction, at the server's `now` (see [`claim_walk`]).
+    /// Claims up to `claim.limit` ready queues inside a transaction that
+    /// took no snapshot yet, at the server's `now` (see [`claim_walk`]).
     async fn claim_on(
         &self,
         tx: &mut MySqlConnection,
