@@ -83,6 +83,7 @@
 //! | running an attempt (timeout, panic, shutdown) | `src/scheduler/run.rs` |
 //! | retrying: backoff and exhaustion | `src/retry.rs`, [`default_backoff`] |
 //! | storing: one trait of queue operations | `src/store/mod.rs`, SQL in `src/store/<backend>/sql/` |
+//! | PostgreSQL's claim and result functions | `src/store/postgres/migrations/0002_functions.up.sql` |
 //! | every default | [`defaults`] |
 //!
 //! # Cargo features and backends
@@ -96,7 +97,9 @@
 //! Time comes from the database's clock on PostgreSQL (`now()`) and MySQL
 //! (`UTC_TIMESTAMP(6)`), and from the machine's clock on SQLite (the database
 //! lives on that machine). Tests can pin it with [`Clock::manual`]. Where the
-//! tables live is set with [`Tables`] and [`Db::connect_with`].
+//! tables live is set with [`Tables`] and [`Db::connect_with`]. Behind a
+//! connection pooler in transaction mode (PgBouncer), use
+//! [`Db::transaction_pooler`].
 //!
 //! # Delivery: at least once
 //!
