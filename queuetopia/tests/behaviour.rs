@@ -1707,6 +1707,35 @@ async fn renewed_leases_keep_long_jobs_and_a_lost_one_cancels(kind: Kind) {
     b.shutdown(Duration::from_millis(100)).await.unwrap();
 }
 
+/// PostgreSQL's claim and result functions read with a fresh snapshot per
+/// statement: under another isolation level they refuse to run rather than
+/// park a queue, and the scheduler only logs and retries.
+async fn claims_refuse_isolation_levels_they_cannot_trust(kind: Kind) {
+    let t = fresh(kind).await;
+    if kind != Kind::Postgres {
+        return; // MySQL claims in a transaction of their own; SQLite has one writer.
+    }
+    let pool = t.db.pg_pool().unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let refused = sqlx::query("SELECT * FROM queuetopia_claim('s', NULL, 1, 'n', 100, 1, NULL)")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("READ COMMITTED"), "{refused}");
+    tx.rollback().await.unwrap();
+    // Under READ COMMITTED the same call answers.
+    let rows = sqlx::query("SELECT * FROM queuetopia_claim('s', NULL, 1, 'n', 100, 1, NULL)")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one 'examined' row");
+}
+
 /// Counts the notifications of the test's default placement (PostgreSQL):
 /// creations notify when a queue becomes claimable, once per transaction,
 /// and never from an instance that takes no part in wake-ups.
@@ -1784,6 +1813,7 @@ async fn creations_notify_only_when_a_queue_becomes_claimable(kind: Kind) {
 }
 
 behaviour_tests!(
+    claims_refuse_isolation_levels_they_cannot_trust,
     creations_notify_only_when_a_queue_becomes_claimable,
     renewed_leases_keep_long_jobs_and_a_lost_one_cancels,
     a_job_created_on_another_node_starts_at_once,
