@@ -707,7 +707,12 @@ impl Store for MySqlStore {
 }
 
 impl MySqlStore {
-    /// Writes an attempt's result under the queue's lock.
+    /// Writes an attempt's result under the queue's lock; with `f.next`,
+    /// claims the slot's next queue in the same transaction: one commit per
+    /// job. That transaction is READ COMMITTED whatever the pool's default
+    /// (MySQL's is REPEATABLE READ): under it, the claim would read the jobs
+    /// with a snapshot taken before it locked the other queues' rows, miss a
+    /// job committed just before, and park its queue.
     async fn write_result(&self, f: JobFinish<'_>) -> Result<Finished> {
         let q = &self.q;
         let lost = Error::LeaseLost {
@@ -716,6 +721,12 @@ impl MySqlStore {
         };
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, f.now).await?;
+        if f.next.is_some() {
+            // For the next transaction only.
+            sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                .execute(&mut *conn)
+                .await?;
+        }
         let mut tx = conn.begin().await?;
         let owned = sqlx::query(q.lock_check.clone())
             .bind(f.scope)
@@ -763,17 +774,28 @@ impl MySqlStore {
         let job = self.job_by_id(&mut tx, f.job_id).await?;
         self.refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true)
             .await?;
-        // No claim rides along here: under REPEATABLE READ (MySQL's default,
-        // and a pool of the application's may use it) this transaction's
-        // snapshot was taken before the other queues' rows were locked, so
-        // it could miss a job committed just before, and park its queue.
-        let next = Vec::new();
+        let next = match f.next {
+            Some(next) => {
+                let claim = QueueClaim {
+                    scope: f.scope,
+                    node: f.node,
+                    limit: 1,
+                    now: f.now,
+                    token: next.token,
+                    lease_margin: next.lease_margin,
+                    lease_cap: next.lease_cap,
+                };
+                self.claim_on(&mut tx, &claim, now).await?.claimed
+            }
+            None => Vec::new(),
+        };
         tx.commit().await?;
         Ok(Finished { job, next })
     }
 
-    /// Claims up to `claim.limit` ready queues inside a transaction that
-    /// took no snapshot yet, at the server's `now` (see [`claim_walk`]).
+    /// Claims up to `claim.limit` ready queues inside the caller's
+    /// transaction, at the server's `now` (see [`claim_walk`]): one that
+    /// took no snapshot yet, or a READ COMMITTED one.
     async fn claim_on(
         &self,
         tx: &mut MySqlConnection,
