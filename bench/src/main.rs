@@ -32,45 +32,21 @@ queuetopia-bench [options]
   --json                            print one JSON object per scenario too
 ";
 
-/// Which database the run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Postgres,
-    MySql,
-    Sqlite,
-}
-
-impl Backend {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Backend::Postgres => "postgres",
-            Backend::MySql => "mysql",
-            Backend::Sqlite => "sqlite",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "postgres" | "postgresql" => Ok(Backend::Postgres),
-            "mysql" | "mariadb" => Ok(Backend::MySql),
-            "sqlite" => Ok(Backend::Sqlite),
-            other => Err(format!("unknown backend {other:?}")),
-        }
-    }
-
-    fn default_url(self) -> String {
-        match self {
-            Backend::Postgres => "postgres://postgres@127.0.0.1:5432/test".to_owned(),
-            Backend::MySql => "mysql://root@127.0.0.1:3306/test".to_owned(),
-            Backend::Sqlite => {
-                let file = std::env::temp_dir()
-                    .join(format!("queuetopia-bench-{}.db", std::process::id()));
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-                }
-                format!("sqlite://{}", file.display())
+/// The URL of this machine's test database of `backend` (a fresh file in
+/// the temp directory for SQLite).
+fn default_url(backend: &str) -> Result<String, String> {
+    match backend {
+        "postgres" | "postgresql" => Ok("postgres://postgres@127.0.0.1:5432/test".to_owned()),
+        "mysql" | "mariadb" => Ok("mysql://root@127.0.0.1:3306/test".to_owned()),
+        "sqlite" => {
+            let file =
+                std::env::temp_dir().join(format!("queuetopia-bench-{}.db", std::process::id()));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
+            Ok(format!("sqlite://{}", file.display()))
         }
+        other => Err(format!("unknown backend {other:?}")),
     }
 }
 
@@ -80,7 +56,6 @@ pub(crate) const SCENARIOS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    pub(crate) backend: Backend,
     pub(crate) url: String,
     pub(crate) scenarios: Vec<String>,
     pub(crate) scale: f64,
@@ -91,7 +66,7 @@ pub(crate) struct Options {
 impl Options {
     /// `None` when `--help` was asked for.
     fn parse(args: &[String]) -> Result<Option<Options>, String> {
-        let mut backend = Backend::Postgres;
+        let mut backend = "postgres".to_owned();
         let mut url = None;
         let mut scenarios: Vec<String> = SCENARIOS.iter().map(|s| (*s).to_owned()).collect();
         let (mut scale, mut limit_secs, mut json) = (1.0, 3.0, false);
@@ -103,7 +78,7 @@ impl Options {
                     .ok_or_else(|| format!("{arg} needs a value"))
             };
             match arg.as_str() {
-                "--backend" => backend = Backend::parse(&value()?)?,
+                "--backend" => backend = value()?,
                 "--url" => url = Some(value()?),
                 "--scenario" => {
                     let v = value()?;
@@ -124,8 +99,10 @@ impl Options {
             }
         }
         Ok(Some(Options {
-            backend,
-            url: url.unwrap_or_else(|| backend.default_url()),
+            url: match url {
+                Some(url) => url,
+                None => default_url(&backend)?,
+            },
             scenarios,
             scale,
             limit_secs,

@@ -197,21 +197,21 @@ pub(crate) async fn run_all(mut o: Options) -> Result<(), String> {
         };
         for row in &new {
             if o.json {
-                println!("{}", row.json(o.backend.name()));
+                println!("{}", row.json(ctx.db.backend().name()));
             }
         }
         rows.extend(new);
     }
     let n = format!("limit_{FANOUT_CONCURRENCY}");
     print_table(
-        o.backend.name(),
+        ctx.db.backend().name(),
         &[("limit_1".to_owned(), ctx.limit_1), (n, ctx.limit_n)],
         &rows,
     );
     if o.json {
         println!(
             "{}",
-            json!({"scenario": "limits", "backend": o.backend.name(),
+            json!({"scenario": "limits", "backend": ctx.db.backend().name(),
                    "limit_1": ctx.limit_1, "limit_n": ctx.limit_n, "n": FANOUT_CONCURRENCY})
         );
     }
@@ -288,7 +288,7 @@ async fn fanout(ctx: &Ctx, name: &str, failing: u64) -> Result<Row, String> {
 async fn wide(ctx: &Ctx) -> Result<Row, String> {
     let scope = ctx.scope("wide").await?;
     let queues = ctx.n(10_000);
-    seed::done_jobs(&ctx.db, ctx.o.backend, &scope, ctx.n(200_000), queues).await?;
+    seed::done_jobs(&ctx.db, &scope, ctx.n(200_000), queues).await?;
     let producer = ctx.producer(&scope).build().await.map_err(err)?;
     create(&producer, spread("q", queues, 1)?).await?;
     let tally = Arc::new(Tally::default());

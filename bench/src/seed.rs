@@ -5,8 +5,8 @@
 
 use queuetopia::Db;
 
-use crate::Backend;
 use crate::limit::{execute, on_pool};
+use queuetopia::Backend;
 
 /// `n` numbers 0..n as a derived table `g(k)`, in SQL every backend takes.
 fn numbers(n: u64) -> String {
@@ -26,14 +26,8 @@ fn numbers(n: u64) -> String {
 }
 
 /// Writes `n` jobs already done into `queues` queues of `scope`.
-pub(crate) async fn done_jobs(
-    db: &Db,
-    backend: Backend,
-    scope: &str,
-    n: u64,
-    queues: u64,
-) -> Result<(), String> {
-    let (queue, now) = match backend {
+pub(crate) async fn done_jobs(db: &Db, scope: &str, n: u64, queues: u64) -> Result<(), String> {
+    let (queue, now) = match db.backend() {
         Backend::Postgres => (format!("'q' || (k % {queues})"), "now()".to_owned()),
         Backend::MySql => (
             format!("CONCAT('q', k % {queues})"),
@@ -43,6 +37,7 @@ pub(crate) async fn done_jobs(
             format!("'q' || (k % {queues})"),
             "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)".to_owned(),
         ),
+        other => return Err(format!("no seeding for {other:?}")),
     };
     // In slices, so that no statement grows too big for MySQL's undo log.
     let slice = 50_000;

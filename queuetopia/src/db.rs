@@ -21,6 +21,17 @@ pub enum Backend {
     MySql,
 }
 
+impl Backend {
+    /// Its lower-case name: `postgres`, `sqlite` or `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+            Backend::MySql => "mysql",
+        }
+    }
+}
+
 /// What a backend can do, where the backends differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
