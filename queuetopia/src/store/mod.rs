@@ -127,6 +127,21 @@ pub(crate) struct JobFinish<'a> {
     pub(crate) next: Option<NextClaim>,
 }
 
+impl<'a> JobFinish<'a> {
+    /// The claim of one queue, for the same node, that goes with this result.
+    pub(crate) fn next_claim(&self) -> Option<QueueClaim<'a>> {
+        self.next.map(|next| QueueClaim {
+            scope: self.scope,
+            node: self.node,
+            limit: 1,
+            now: self.now,
+            token: next.token,
+            lease_margin: next.lease_margin,
+            lease_cap: next.lease_cap,
+        })
+    }
+}
+
 /// The claim that goes with a result: one queue, for the same node.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NextClaim {

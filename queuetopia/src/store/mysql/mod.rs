@@ -774,19 +774,8 @@ impl MySqlStore {
         let job = self.job_by_id(&mut tx, f.job_id).await?;
         self.refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true)
             .await?;
-        let next = match f.next {
-            Some(next) => {
-                let claim = QueueClaim {
-                    scope: f.scope,
-                    node: f.node,
-                    limit: 1,
-                    now: f.now,
-                    token: next.token,
-                    lease_margin: next.lease_margin,
-                    lease_cap: next.lease_cap,
-                };
-                self.claim_on(&mut tx, &claim, now).await?.claimed
-            }
+        let next = match f.next_claim() {
+            Some(claim) => self.claim_on(&mut tx, &claim, now).await?.claimed,
             None => Vec::new(),
         };
         tx.commit().await?;

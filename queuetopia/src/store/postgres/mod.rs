@@ -462,6 +462,7 @@ impl Store for PgStore {
                 keep_lock,
             } => (false, Some(error), millis(backoff), give_up, keep_lock),
         };
+        let next = f.next_claim();
         let mut s = self.session().await?;
         let rows = self
             .sql
@@ -478,10 +479,10 @@ impl Store for PgStore {
             .bind(backoff)
             .bind(give_up)
             .bind(keep_lock)
-            .bind(i64::from(f.next.is_some()))
-            .bind(f.next.map_or(0, |n| millis(n.lease_margin)))
-            .bind(f.next.map_or(0, |n| n.token))
-            .bind(f.next.and_then(|n| n.lease_cap).map(millis))
+            .bind(next.as_ref().map_or(0, |c| i64::from(c.limit)))
+            .bind(next.as_ref().map_or(0, |c| millis(c.lease_margin)))
+            .bind(next.as_ref().map_or(0, |c| c.token))
+            .bind(next.as_ref().and_then(|c| c.lease_cap).map(millis))
             .fetch_all(s.conn())
             .await?;
         s.done().await?;

@@ -621,19 +621,8 @@ impl SqliteStore {
         };
         let job = job_from_row(&row)?;
         refresh(&self.q, &mut tx, f.scope, f.queue, now, !keep_lock, true).await?;
-        let next = match f.next {
-            Some(next) => {
-                let claim = QueueClaim {
-                    scope: f.scope,
-                    node: f.node,
-                    limit: 1,
-                    now: f.now,
-                    token: next.token,
-                    lease_margin: next.lease_margin,
-                    lease_cap: next.lease_cap,
-                };
-                self.claim_on(&mut tx, &claim).await?.claimed
-            }
+        let next = match f.next_claim() {
+            Some(claim) => self.claim_on(&mut tx, &claim).await?.claimed,
             None => Vec::new(),
         };
         tx.commit().await?;

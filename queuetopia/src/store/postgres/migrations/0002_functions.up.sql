@@ -263,7 +263,14 @@ BEGIN
     -- and no other queue of the scope is waiting for its turn: what the
     -- refresh and the claim below would decide, in two writes instead of
     -- four (a queue draining alone costs one commit and little else).
-    IF p_next_limit > 0 AND NOT p_keep_lock THEN
+    -- The probe for waiting queues comes first: with many queues and few
+    -- slots it fails, and the head lookup is left to the refresh alone.
+    IF p_next_limit > 0 AND NOT p_keep_lock AND NOT EXISTS (
+        SELECT 1 FROM queuetopia_queues q
+        WHERE q.scope = p_scope AND q.queue <> p_queue
+          AND q.ready_at <= v_now
+          AND (q.locked_until IS NULL OR q.locked_until <= v_now)
+    ) THEN
         SELECT j.id, j.timeout_ms, j.error, j.attempts, j.max_attempts, j.scheduled_at,
                j.next_attempt_at
         INTO v_head
@@ -276,12 +283,6 @@ BEGIN
             AND v_head.attempts < v_head.max_attempts
             AND v_head.scheduled_at <= v_now
             AND (v_head.next_attempt_at IS NULL OR v_head.next_attempt_at <= v_now)
-            AND NOT EXISTS (
-                SELECT 1 FROM queuetopia_queues q
-                WHERE q.scope = p_scope AND q.queue <> p_queue
-                  AND q.ready_at <= v_now
-                  AND (q.locked_until IS NULL OR q.locked_until <= v_now)
-            )
         THEN
             UPDATE queuetopia_queues q SET
                 locked_until = v_now + LEAST(v_head.timeout_ms + p_margin_ms, p_cap_ms)
