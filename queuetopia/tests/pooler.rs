@@ -25,7 +25,7 @@ async fn through_pooler() -> Db {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let schema = format!("qt_{secs}_pool_{:08x}", rand_u32());
+    let schema = format!("qt_{secs}_pool_{}", common::unique());
     let db = Db::connect_with(&bouncer_url(), Tables::default().schema(&schema))
         .await
         .unwrap_or_else(|e| {
@@ -38,13 +38,6 @@ async fn through_pooler() -> Db {
         .unwrap();
     db.migrate().await.unwrap();
     db
-}
-
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.finish() as u32
 }
 
 fn node(db: &Db, script: &Script) -> queuetopia::Builder {
@@ -219,7 +212,7 @@ async fn operators_and_long_jobs_work_through_the_pooler() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_postgres_runs_behind_a_transaction_pooler() {
-    let file = std::env::temp_dir().join(format!("queuetopia-pooler-{:08x}.db", rand_u32()));
+    let file = std::env::temp_dir().join(format!("queuetopia-pooler-{}.db", common::unique()));
     let db = queuetopia::connect(&format!("sqlite://{}", file.display()))
         .await
         .unwrap();

@@ -62,7 +62,8 @@ impl Drop for TestDb {
     }
 }
 
-fn unique() -> String {
+/// A name part no other test of this run shares.
+pub fn unique() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
