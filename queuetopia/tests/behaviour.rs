@@ -1812,6 +1812,146 @@ async fn creations_notify_only_when_a_queue_becomes_claimable(kind: Kind) {
     assert_eq!(count().await, 0);
 }
 
+async fn tracing_names_each_step_with_its_fields(kind: Kind) {
+    let t = fresh(kind).await;
+    // Traces are captured for the whole process: a scope of its own picks ours.
+    let scope = format!("traced-{}", common::unique());
+    let script = Script::new("a");
+    let a = Queuetopia::builder(t.db.clone(), script.clone())
+        .scope(&scope)
+        .node("a")
+        .poll_interval(Duration::from_secs(3600))
+        .lease_margin(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let mut events = a.subscribe();
+    let ok = a.create_job("ok", "x", json!({}), opts()).await.unwrap();
+    let flaky = a
+        .create_job("flaky", "x", json!({"fail_times": 1}), opts())
+        .await
+        .unwrap();
+    let slow = a
+        .create_job(
+            "slow",
+            "x",
+            json!({"gate": "never"}),
+            opts().timeout(Duration::from_millis(100)).max_attempts(1),
+        )
+        .await
+        .unwrap();
+    wait_each(
+        &mut events,
+        "a success, a retried success and a timeout",
+        &[
+            &|e| matches!(e, Event::Succeeded { job } if job.id == ok.id),
+            &|e| matches!(e, Event::Succeeded { job } if job.id == flaky.id),
+            &|e| matches!(e, Event::Failed { job, timeout: true, .. } if job.id == slow.id),
+        ],
+    )
+    .await;
+    // A crash: node a's attempt never ends; node b, whose clock is two hours
+    // ahead, finds the lease lapsed and takes the lock over.
+    let crashed = a
+        .create_job(
+            "crash",
+            "x",
+            json!({"gate": "never"}),
+            opts().timeout(Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    wait_event(
+        &mut events,
+        "the start on node a",
+        |e| matches!(e, Event::Started { job } if job.id == crashed.id),
+    )
+    .await;
+    let b = Queuetopia::builder(t.db.clone(), script.sibling("b"))
+        .scope(&scope)
+        .node("b")
+        .poll_interval(Duration::from_secs(3600))
+        .clock(Clock::manual(Utc::now() + chrono::Duration::hours(2)))
+        .start()
+        .await
+        .unwrap();
+    let mut b_events = b.subscribe();
+    b.wake();
+    wait_event(
+        &mut b_events,
+        "the takeover on node b",
+        |e| matches!(e, Event::Failed { job, .. } if job.id == crashed.id),
+    )
+    .await;
+    b.shutdown(Duration::from_secs(5)).await.unwrap();
+    a.shutdown(Duration::from_millis(10)).await.unwrap();
+
+    let traces = common::traces::of_scope(&scope);
+    assert!(
+        !traces.is_empty(),
+        "nothing was traced: another subscriber was installed before the test's"
+    );
+    let find = |message: &str, job: i64, attempt: u32| {
+        let job = job.to_string();
+        let attempt = attempt.to_string();
+        traces
+            .iter()
+            .find(|t| {
+                t.message == message
+                    && t.field("job_id") == Some(job.as_str())
+                    && t.field("attempt") == Some(attempt.as_str())
+            })
+            .unwrap_or_else(|| {
+                panic!("no {message:?} for job {job} attempt {attempt}: {traces:#?}")
+            })
+            .clone()
+    };
+    for (message, job, attempt) in [
+        ("claimed", ok.id, 1),
+        ("perform", ok.id, 1),
+        ("job succeeded", ok.id, 1),
+        ("claimed", flaky.id, 1),
+        ("job failed", flaky.id, 1),
+        ("job succeeded", flaky.id, 2),
+        ("attempt timed out and was cancelled", slow.id, 1),
+        ("job failed", slow.id, 1),
+        (
+            "lock taken over: the last attempt ended without a result",
+            crashed.id,
+            1,
+        ),
+    ] {
+        let trace = find(message, job, attempt);
+        assert_eq!(trace.field("span"), Some("attempt"), "{trace:?}");
+        let queue = [
+            (ok.id, "ok"),
+            (flaky.id, "flaky"),
+            (slow.id, "slow"),
+            (crashed.id, "crash"),
+        ]
+        .into_iter()
+        .find(|(id, _)| *id == job)
+        .map(|(_, queue)| queue);
+        assert_eq!(trace.field("queue"), queue, "{trace:?}");
+    }
+    let failed = find("job failed", flaky.id, 1);
+    assert_eq!(failed.level, tracing::Level::WARN);
+    assert_eq!(failed.field("error"), Some("failure 1"));
+    assert_eq!(
+        find("job failed", slow.id, 1).field("timeout"),
+        Some("true")
+    );
+    assert_eq!(
+        find(
+            "lock taken over: the last attempt ended without a result",
+            crashed.id,
+            1
+        )
+        .field("previous_node"),
+        Some("a")
+    );
+}
+
 behaviour_tests!(
     claims_refuse_isolation_levels_they_cannot_trust,
     creations_notify_only_when_a_queue_becomes_claimable,
@@ -1852,4 +1992,5 @@ behaviour_tests!(
     concurrent_migrations_agree,
     a_new_job_runs_at_once_not_at_the_next_poll,
     a_producer_cannot_start_and_a_bad_setting_is_refused,
+    tracing_names_each_step_with_its_fields,
 );

@@ -12,6 +12,8 @@ use std::time::Duration;
 use queuetopia::{Db, Event, Job, JobError, Performer};
 use tokio::sync::{Semaphore, broadcast};
 
+pub mod traces;
+
 /// The backends every behaviour test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -199,19 +201,9 @@ impl TestDb {
     }
 }
 
-/// Logs to the test's output when `QUEUETOPIA_TEST_LOG` is set.
-fn init_logs() {
-    if std::env::var_os("QUEUETOPIA_TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_test_writer()
-            .try_init();
-    }
-}
-
 /// A fresh, migrated database of `kind`.
 pub async fn fresh(kind: Kind) -> TestDb {
-    init_logs();
+    traces::install();
     let t = fresh_unmigrated(kind).await;
     t.db.migrate().await.expect("migrate");
     t
