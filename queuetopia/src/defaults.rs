@@ -52,6 +52,9 @@ pub const MAX_SCHEDULED_AT: i64 = 253_402_300_799;
 
 /// The most queues one claim takes in a single round trip.
 pub const CLAIM_BATCH: u32 = 256;
+/// The most results a node writes in one transaction: the results of the
+/// attempts that ended while the previous batch was being written.
+pub const RESULT_BATCH: usize = 64;
 /// The most jobs one page of [`crate::Queuetopia::list_jobs`] holds.
 pub const MAX_PAGE: u32 = 1000;
 /// The jobs a page holds unless [`crate::JobFilter::limit`] says otherwise.

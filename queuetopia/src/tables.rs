@@ -94,10 +94,18 @@ impl Tables {
     /// Rewrites SQL written for the default placement: the tables
     /// `queuetopia_jobs`, `queuetopia_queues` and `queuetopia_migrations`
     /// and PostgreSQL's functions (`queuetopia_claim`, `queuetopia_finish`,
-    /// `queuetopia_refresh`) become qualified names, and every other name
+    /// `queuetopia_finish_batch`, `queuetopia_refresh`) become qualified names, and every other name
     /// starting with `queuetopia_` (indexes) gets the prefix instead.
     pub(crate) fn render(&self, sql: &str) -> String {
-        const TABLES: [&str; 6] = ["jobs", "queues", "migrations", "claim", "finish", "refresh"];
+        const TABLES: [&str; 7] = [
+            "jobs",
+            "queues",
+            "migrations",
+            "claim",
+            "finish",
+            "finish_batch",
+            "refresh",
+        ];
         let mut out = String::with_capacity(sql.len() + 64);
         let mut rest = sql;
         while let Some(start) = rest.find(DEFAULT_PREFIX) {

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::run;
+use super::write::Writer;
 use crate::defaults::CLAIM_BATCH;
 use crate::error::Result;
 use crate::performer::DynPerformer;
@@ -20,6 +21,7 @@ use crate::store::{QueueClaim, random_token};
 pub(super) async fn round(
     shared: &Arc<Shared>,
     performer: &Arc<dyn DynPerformer>,
+    writer: &Writer,
     attempts: &mut JoinSet<()>,
     interrupt: &watch::Receiver<bool>,
 ) -> Result<Duration> {
@@ -67,6 +69,7 @@ pub(super) async fn round(
             attempts.spawn(run::attempt(
                 shared.clone(),
                 performer.clone(),
+                writer.clone(),
                 claimed,
                 token,
                 claimed_at,

@@ -3,6 +3,8 @@
 //!
 //! - [`claim`]: looking for ready queues and locking them;
 //! - [`run`]: running one attempt and recording its result;
+//! - [`write`]: writing results, many attempts' in one transaction, with
+//!   the claim of the freed slots' next queues;
 //! - [`cleanup`]: deleting old done jobs (when retention is on) and the rows
 //!   of queues with nothing left.
 //!
@@ -14,6 +16,7 @@
 mod claim;
 pub(crate) mod cleanup;
 mod run;
+mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +65,7 @@ async fn run_loop(
     tracing::info!(scope = %shared.scope, node = %shared.node, "scheduler started");
     let (interrupt, interrupted) = watch::channel(false);
     let mut attempts: JoinSet<()> = JoinSet::new();
+    let (writer, written) = write::Writer::spawn(shared.clone());
     let cleaner = tokio::spawn(cleanup::run(shared.clone()));
     let listener = if shared.config.listen && shared.db.capabilities().notifications {
         let woken = shared.clone();
@@ -75,24 +79,25 @@ async fn run_loop(
     let mut failures = 0u32;
     let grace = loop {
         while attempts.try_join_next().is_some() {}
-        let pause = match claim::round(&shared, &performer, &mut attempts, &interrupted).await {
-            Ok(pause) => {
-                if failures > 0 {
-                    tracing::info!(scope = %shared.scope, "claiming works again");
+        let pause =
+            match claim::round(&shared, &performer, &writer, &mut attempts, &interrupted).await {
+                Ok(pause) => {
+                    if failures > 0 {
+                        tracing::info!(scope = %shared.scope, "claiming works again");
+                    }
+                    failures = 0;
+                    pause
                 }
-                failures = 0;
-                pause
-            }
-            Err(e) => {
-                failures += 1;
-                let pause = error_pause(failures, shared.config.poll_interval);
-                tracing::warn!(
-                    scope = %shared.scope, error = %e, retry_in = ?pause,
-                    "claiming failed; the scheduler backs off and tries again"
-                );
-                pause
-            }
-        };
+                Err(e) => {
+                    failures += 1;
+                    let pause = error_pause(failures, shared.config.poll_interval);
+                    tracing::warn!(
+                        scope = %shared.scope, error = %e, retry_in = ?pause,
+                        "claiming failed; the scheduler backs off and tries again"
+                    );
+                    pause
+                }
+            };
         tokio::select! {
             _ = shared.wake.notified() => {}
             _ = tokio::time::sleep(pause) => {}
@@ -125,6 +130,11 @@ async fn run_loop(
         );
         let _ = interrupt.send(true);
         while attempts.join_next().await.is_some() {}
+    }
+    // Every attempt is over: the writer ends with its last batch.
+    drop(writer);
+    if let Err(e) = written.await {
+        tracing::error!(error = %e, "the result writer ended abnormally");
     }
     // A deadlock with another node's claim (MySQL) or a database that is
     // restarting must not leave the locks to their leases.

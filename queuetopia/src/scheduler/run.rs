@@ -11,13 +11,14 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::write::{Next, Report, Writer, Written};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::job::Job;
 use crate::performer::DynPerformer;
 use crate::queuetopia::Shared;
 use crate::retry::{self, Verdict};
-use crate::store::{self, Claimed, JobFinish, LockRenewal, NextClaim, Outcome};
+use crate::store::{self, Claimed, LockRenewal};
 
 /// How an attempt ended.
 enum Ended {
@@ -49,6 +50,7 @@ impl Drop for Slot {
 pub(super) async fn attempt(
     shared: Arc<Shared>,
     performer: Arc<dyn DynPerformer>,
+    writer: Writer,
     claimed: Claimed,
     token: i64,
     claimed_at: Instant,
@@ -84,7 +86,7 @@ pub(super) async fn attempt(
                 )
                 .await
             };
-            record(&shared, &performer, &job, token, ended).await
+            record(&shared, &performer, &writer, &job, token, ended).await
         }
         .instrument(span)
         .await;
@@ -201,32 +203,27 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
     format!("panic: {text}")
 }
 
-/// The attempt claimed with a result: the job, its lock token, and when it
-/// was asked for.
-type Next = Option<(Claimed, i64, Instant)>;
-
 /// Writes the result of an attempt, and tells about it; returns the attempt
 /// claimed with it, if any.
 async fn record(
     shared: &Shared,
     performer: &Arc<dyn DynPerformer>,
+    writer: &Writer,
     job: &Job,
     token: i64,
     ended: Ended,
 ) -> Next {
     let (error, timeout, backoff) = match ended {
         Ended::Ok => {
-            return match finish(shared, job, token, Outcome::Done).await {
-                Ok((done, next)) => {
+            let (stored, next) = written(writer.write(job, token, Report::Done).await);
+            match stored {
+                Ok(done) => {
                     tracing::info!("job succeeded");
                     shared.emit(Event::Succeeded { job: done });
-                    next
                 }
-                Err(e) => {
-                    refused_or_lost(shared, job, e);
-                    None
-                }
-            };
+                Err(e) => refused_or_lost(shared, job, e),
+            }
+            return next;
         }
         Ended::Failed(message) => (message, false, None),
         Ended::Panicked(message) => (message, false, None),
@@ -261,14 +258,15 @@ async fn record(
     failed.error = Some(error.clone());
     let backoff = backoff.unwrap_or_else(|| asked_backoff(performer, &failed));
     let verdict = retry::verdict(&failed, shared.config.on_exhausted);
-    let outcome = Outcome::Failed {
-        error: &error,
+    let result = Report::Failed {
+        error: error.clone(),
         backoff,
         give_up: verdict == Verdict::GiveUp,
         keep_lock: timeout,
     };
-    match finish(shared, job, token, outcome).await {
-        Ok((stored, next)) => {
+    let (stored, next) = written(writer.write(job, token, result).await);
+    match stored {
+        Ok(stored) => {
             tracing::warn!(error = %error, ?verdict, ?backoff, timeout, "job failed");
             shared.emit(Event::Failed {
                 job: stored.clone(),
@@ -276,12 +274,18 @@ async fn record(
                 timeout,
             });
             on_failure(performer, stored).await;
-            next
         }
-        Err(e) => {
-            refused_or_lost(shared, job, e);
-            None
-        }
+        Err(e) => refused_or_lost(shared, job, e),
+    }
+    next
+}
+
+/// What became of a result, and the slot's next attempt (none when the
+/// result could not be written at all).
+fn written(written: Result<Written>) -> (Result<Job>, Next) {
+    match written {
+        Ok(w) => (w.job, w.next),
+        Err(e) => (Err(e), None),
     }
 }
 
@@ -317,51 +321,4 @@ fn refused_or_lost(shared: &Shared, job: &Job, e: Error) {
             "could not record the result; the job runs again once its lease runs out"
         ),
     }
-}
-
-/// Writes a result, trying again on transient database errors for as long
-/// as the lease may still be this node's. Unless the scheduler is stopping,
-/// the slot's next queue is claimed with it (where the backend can).
-async fn finish(
-    shared: &Shared,
-    job: &Job,
-    token: i64,
-    outcome: Outcome<'_>,
-) -> Result<(Job, Next)> {
-    let within = (job.timeout + shared.config.lease_margin).max(Duration::from_secs(10));
-    let next = (!shared.stopping.load(Ordering::Acquire)).then(|| NextClaim {
-        token: store::random_token(),
-        lease_margin: shared.config.lease_margin,
-        lease_cap: shared.config.lease_cap,
-    });
-    // Before the request: the lease the database grants starts later.
-    let claimed_at = Instant::now();
-    let finished = super::retrying("writing the result", within, || {
-        shared.db.store.job_finish(JobFinish {
-            scope: &shared.scope,
-            queue: &job.queue,
-            job_id: job.id,
-            attempt: job.attempts,
-            node: &shared.node,
-            token,
-            now: shared.clock.now(),
-            outcome,
-            next,
-        })
-    })
-    .await?;
-    let claimed = finished.next.into_iter().next().map(|c| {
-        shared.claims.fetch_add(1, Ordering::Relaxed);
-        shared.attempts.fetch_add(1, Ordering::Relaxed);
-        (c, next.map_or(0, |n| n.token), claimed_at)
-    });
-    if claimed
-        .as_ref()
-        .is_some_and(|(c, _, _)| c.job.queue != job.queue)
-    {
-        // This slot moved to a queue that had waited longer; its own queue
-        // may be ready now: let the scheduler give it a free slot.
-        shared.wake.notify_one();
-    }
-    Ok((finished.job, claimed))
 }

@@ -114,26 +114,43 @@ pub(crate) struct LockRenewal<'a> {
 
 /// The result of one attempt, to be written under the queue's lock.
 pub(crate) struct JobFinish<'a> {
-    pub(crate) scope: &'a str,
     pub(crate) queue: &'a str,
     pub(crate) job_id: i64,
     pub(crate) attempt: u32,
-    pub(crate) node: &'a str,
+    /// The token of the lock the attempt ran under.
     pub(crate) token: i64,
-    pub(crate) now: Option<DateTime<Utc>>,
     pub(crate) outcome: Outcome<'a>,
-    /// Claim the slot's next queue in the same transaction, where the
-    /// backend can (PostgreSQL): one commit per job instead of two.
+}
+
+impl JobFinish<'_> {
+    /// The refusal of this result: its lock is no longer this attempt's.
+    pub(crate) fn lost(&self) -> crate::Error {
+        crate::Error::LeaseLost {
+            job_id: self.job_id,
+            attempt: self.attempt,
+        }
+    }
+}
+
+/// Results of one node's attempts, written in one transaction (one commit
+/// for all), in queue order (the order their rows are locked in); with
+/// `next`, the claim of up to `next.limit` queues for the freed slots rides
+/// in the same transaction.
+pub(crate) struct FinishBatch<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) node: &'a str,
+    pub(crate) now: Option<DateTime<Utc>>,
+    pub(crate) results: Vec<JobFinish<'a>>,
     pub(crate) next: Option<NextClaim>,
 }
 
-impl<'a> JobFinish<'a> {
-    /// The claim of one queue, for the same node, that goes with this result.
+impl<'a> FinishBatch<'a> {
+    /// The claim, for the same node, that goes with these results.
     pub(crate) fn next_claim(&self) -> Option<QueueClaim<'a>> {
         self.next.map(|next| QueueClaim {
             scope: self.scope,
             node: self.node,
-            limit: 1,
+            limit: next.limit,
             now: self.now,
             token: next.token,
             lease_margin: next.lease_margin,
@@ -142,19 +159,22 @@ impl<'a> JobFinish<'a> {
     }
 }
 
-/// The claim that goes with a result: one queue, for the same node.
+/// The claim that goes with results: up to `limit` queues, for the same node.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NextClaim {
+    pub(crate) limit: u32,
     pub(crate) token: i64,
     pub(crate) lease_margin: Duration,
     pub(crate) lease_cap: Option<Duration>,
 }
 
-/// A result as written, with the next claim that went with it.
+/// Results as written, with the claim that went with them.
 pub(crate) struct Finished {
-    pub(crate) job: Job,
-    /// At most one; empty when nothing was ready, or when the backend claims
-    /// separately.
+    /// One per result, in the order given: the job as stored, or
+    /// [`crate::Error::LeaseLost`] when its lock was no longer the attempt's
+    /// (nothing was written for it then).
+    pub(crate) jobs: Vec<Result<Job>>,
+    /// The jobs whose queues the claim locked; at most `next.limit`.
     pub(crate) next: Vec<Claimed>,
 }
 
@@ -440,13 +460,12 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// head; when fewer were ready, tells when the next one will be.
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch>;
 
-    /// Writes an attempt's result and releases (or keeps) the queue's lock;
-    /// with `finish.next`, claims the slot's next queue in the same
-    /// transaction where the backend can.
-    ///
-    /// Fails with [`crate::Error::LeaseLost`] when the lock is no longer this
-    /// attempt's; nothing is written then.
-    async fn job_finish(&self, finish: JobFinish<'_>) -> Result<Finished>;
+    /// Writes attempts' results, each releasing (or keeping) its queue's
+    /// lock, and with `batch.next` claims the freed slots' next queues, all
+    /// in one transaction. A result whose lock is no longer its attempt's
+    /// is refused alone ([`crate::Error::LeaseLost`] in its place); an error
+    /// of the transaction fails them all, and nothing is written.
+    async fn job_finish(&self, batch: FinishBatch<'_>) -> Result<Finished>;
 
     /// One job of the scope, with whether it is running now.
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>>;

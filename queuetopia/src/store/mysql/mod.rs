@@ -20,9 +20,9 @@ use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, ClaimSteps, Finished, Inserted, JobAction, JobFinish, LockRenewal, Migration,
-    NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts, ready_at,
-    scheduled_at,
+    ClaimBatch, ClaimSteps, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
+    Migration, NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts,
+    ready_at, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -66,7 +66,11 @@ super::queries!(
     schema_version,
 );
 
-const MIGRATIONS: &[Migration] = super::migrations![1 => "0001_init", 2 => "0002_functions"];
+const MIGRATIONS: &[Migration] = super::migrations![
+    1 => "0001_init",
+    2 => "0002_functions",
+    3 => "0003_finish_batch",
+];
 
 /// The MySQL / MariaDB store.
 pub(crate) struct MySqlStore {
@@ -497,8 +501,8 @@ impl Store for MySqlStore {
         Ok(batch)
     }
 
-    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Finished> {
-        self.write_result(f).await
+    async fn job_finish(&self, b: FinishBatch<'_>) -> Result<Finished> {
+        self.write_results(b).await
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
@@ -707,37 +711,55 @@ impl Store for MySqlStore {
 }
 
 impl MySqlStore {
-    /// Writes an attempt's result under the queue's lock; with `f.next`,
-    /// claims the slot's next queue in the same transaction: one commit per
-    /// job. That transaction is READ COMMITTED whatever the pool's default
-    /// (MySQL's is REPEATABLE READ): under it, the claim would read the jobs
-    /// with a snapshot taken before it locked the other queues' rows, miss a
-    /// job committed just before, and park its queue.
-    async fn write_result(&self, f: JobFinish<'_>) -> Result<Finished> {
-        let q = &self.q;
-        let lost = Error::LeaseLost {
-            job_id: f.job_id,
-            attempt: f.attempt,
-        };
+    /// Writes the results of a batch, each under its queue's lock, and
+    /// with `b.next` claims the freed slots' next queues: one transaction,
+    /// one commit for them all. That transaction is READ COMMITTED whatever
+    /// the pool's default (MySQL's is REPEATABLE READ): under it, the claim
+    /// would read the jobs with a snapshot taken before it locked the other
+    /// queues' rows, miss a job committed just before, and park its queue.
+    async fn write_results(&self, b: FinishBatch<'_>) -> Result<Finished> {
         let mut conn = self.pool.acquire().await?;
-        let now = self.now(&mut conn, f.now).await?;
-        if f.next.is_some() {
+        let now = self.now(&mut conn, b.now).await?;
+        if b.next.is_some() {
             // For the next transaction only.
             sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 .execute(&mut *conn)
                 .await?;
         }
         let mut tx = conn.begin().await?;
+        let mut jobs = Vec::with_capacity(b.results.len());
+        for f in &b.results {
+            jobs.push(self.write_result(&mut tx, b.scope, b.node, now, f).await?);
+        }
+        let next = match b.next_claim() {
+            Some(claim) => self.claim_on(&mut tx, &claim, now).await?.claimed,
+            None => Vec::new(),
+        };
+        tx.commit().await?;
+        Ok(Finished { jobs, next })
+    }
+
+    /// Writes one attempt's result inside the batch's transaction; the
+    /// inner error is its refusal (nothing written for it).
+    async fn write_result(
+        &self,
+        tx: &mut MySqlConnection,
+        scope: &str,
+        node: &str,
+        now: DateTime<Utc>,
+        f: &JobFinish<'_>,
+    ) -> Result<Result<Job>> {
+        let q = &self.q;
         let owned = sqlx::query(q.lock_check.clone())
-            .bind(f.scope)
+            .bind(scope)
             .bind(f.queue)
-            .bind(f.node)
+            .bind(node)
             .bind(f.job_id)
             .bind(f.token)
             .fetch_optional(&mut *tx)
             .await?;
         if owned.is_none() {
-            return Err(lost);
+            return Ok(Err(f.lost()));
         }
         let (written, keep_lock) = match f.outcome {
             Outcome::Done => (
@@ -769,17 +791,12 @@ impl MySqlStore {
             ),
         };
         if written.rows_affected() != 1 {
-            return Err(lost);
+            return Ok(Err(f.lost()));
         }
-        let job = self.job_by_id(&mut tx, f.job_id).await?;
-        self.refresh(&mut tx, f.scope, f.queue, now, !keep_lock, true)
+        let job = self.job_by_id(&mut *tx, f.job_id).await?;
+        self.refresh(&mut *tx, scope, f.queue, now, !keep_lock, true)
             .await?;
-        let next = match f.next_claim() {
-            Some(claim) => self.claim_on(&mut tx, &claim, now).await?.claimed,
-            None => Vec::new(),
-        };
-        tx.commit().await?;
-        Ok(Finished { job, next })
+        Ok(Ok(job))
     }
 
     /// Claims up to `claim.limit` ready queues inside the caller's

@@ -4,6 +4,7 @@
 //! jobs are created many at once with `unnest`. All times come from the
 //! server's `now()` unless a clock is pinned.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +15,7 @@ use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::{
-    ClaimBatch, Claimed, Finished, Inserted, JobAction, JobFinish, LockRenewal, Migration,
+    ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, LockRenewal, Migration,
     NextWake, Outcome, QueueClaim, Store, order_like_input,
 };
 use crate::error::{Error, Result};
@@ -49,7 +50,11 @@ super::queries!(
     schema_version,
 );
 
-const MIGRATIONS: &[Migration] = super::migrations![1 => "0001_init", 2 => "0002_functions"];
+const MIGRATIONS: &[Migration] = super::migrations![
+    1 => "0001_init",
+    2 => "0002_functions",
+    3 => "0003_finish_batch",
+];
 
 /// The PostgreSQL store.
 pub(crate) struct PgStore {
@@ -452,33 +457,58 @@ impl Store for PgStore {
         claim_rows(&rows)
     }
 
-    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Finished> {
-        let (ok, error, backoff, give_up, keep_lock) = match f.outcome {
-            Outcome::Done => (true, None, 0, false, false),
-            Outcome::Failed {
-                error,
-                backoff,
-                give_up,
-                keep_lock,
-            } => (false, Some(error), millis(backoff), give_up, keep_lock),
-        };
-        let next = f.next_claim();
+    async fn job_finish(&self, b: FinishBatch<'_>) -> Result<Finished> {
+        let n = b.results.len();
+        let (mut queues, mut ids, mut tokens, mut attempts) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut oks, mut errors, mut backoffs, mut give_ups, mut keep_locks) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for f in &b.results {
+            let (ok, error, backoff, give_up, keep_lock) = match f.outcome {
+                Outcome::Done => (true, None, 0, false, false),
+                Outcome::Failed {
+                    error,
+                    backoff,
+                    give_up,
+                    keep_lock,
+                } => (false, Some(error), millis(backoff), give_up, keep_lock),
+            };
+            queues.push(f.queue);
+            ids.push(f.job_id);
+            tokens.push(f.token);
+            attempts.push(i32::try_from(f.attempt).unwrap_or(i32::MAX));
+            oks.push(ok);
+            errors.push(error);
+            backoffs.push(backoff);
+            give_ups.push(give_up);
+            keep_locks.push(keep_lock);
+        }
+        let next = b.next_claim();
         let mut s = self.session().await?;
         let rows = self
             .sql
             .query(|q| &q.finish)
-            .bind(f.scope)
-            .bind(f.queue)
-            .bind(f.node)
-            .bind(f.job_id)
-            .bind(f.token)
-            .bind(i32::try_from(f.attempt).unwrap_or(i32::MAX))
-            .bind(f.now)
-            .bind(ok)
-            .bind(error)
-            .bind(backoff)
-            .bind(give_up)
-            .bind(keep_lock)
+            .bind(b.scope)
+            .bind(b.node)
+            .bind(b.now)
+            .bind(queues)
+            .bind(ids)
+            .bind(tokens)
+            .bind(attempts)
+            .bind(oks)
+            .bind(errors)
+            .bind(backoffs)
+            .bind(give_ups)
+            .bind(keep_locks)
             .bind(next.as_ref().map_or(0, |c| i64::from(c.limit)))
             .bind(next.as_ref().map_or(0, |c| millis(c.lease_margin)))
             .bind(next.as_ref().map_or(0, |c| c.token))
@@ -486,15 +516,25 @@ impl Store for PgStore {
             .fetch_all(s.conn())
             .await?;
         s.done().await?;
-        let Some(first) = rows.first() else {
-            return Err(Error::LeaseLost {
-                job_id: f.job_id,
-                attempt: f.attempt,
-            });
-        };
+        let split = rows
+            .iter()
+            .position(|r| {
+                r.try_get::<String, _>("role")
+                    .is_ok_and(|role| role != "finished")
+            })
+            .unwrap_or(rows.len());
+        let mut written: HashMap<i64, Job> = rows[..split]
+            .iter()
+            .map(|r| job_from_row(r).map(|job| (job.id, job)))
+            .collect::<Result<_>>()?;
+        let jobs = b
+            .results
+            .iter()
+            .map(|f| written.remove(&f.job_id).ok_or_else(|| f.lost()))
+            .collect();
         Ok(Finished {
-            job: job_from_row(first)?,
-            next: claim_rows(&rows[1..])?.claimed,
+            jobs,
+            next: claim_rows(&rows[split..])?.claimed,
         })
     }
 

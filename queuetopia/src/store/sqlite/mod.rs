@@ -16,8 +16,9 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, ClaimSteps, Finished, Inserted, JobAction, JobFinish, LockRenewal, Migration,
-    NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts, scheduled_at,
+    ClaimBatch, ClaimSteps, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
+    Migration, NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts,
+    scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -54,7 +55,11 @@ super::queries!(
     schema_version,
 );
 
-const MIGRATIONS: &[Migration] = super::migrations![1 => "0001_init", 2 => "0002_functions"];
+const MIGRATIONS: &[Migration] = super::migrations![
+    1 => "0001_init",
+    2 => "0002_functions",
+    3 => "0003_finish_batch",
+];
 
 /// Every write transaction takes the write lock at once, so that two writers
 /// never deadlock upgrading a read lock.
@@ -367,8 +372,8 @@ impl Store for SqliteStore {
         Ok(batch)
     }
 
-    async fn job_finish(&self, f: JobFinish<'_>) -> Result<Finished> {
-        self.write_result(f).await
+    async fn job_finish(&self, b: FinishBatch<'_>) -> Result<Finished> {
+        self.write_results(b).await
     }
 
     async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
@@ -566,27 +571,45 @@ async fn job_get_on(
 }
 
 impl SqliteStore {
-    /// Writes an attempt's result under the queue's lock.
-    /// With `f.next`, the slot's next queue is claimed in the same
-    /// transaction: one commit per job.
-    async fn write_result(&self, f: JobFinish<'_>) -> Result<Finished> {
-        let lost = Error::LeaseLost {
-            job_id: f.job_id,
-            attempt: f.attempt,
-        };
+    /// Writes the results of a batch, each under its queue's lock, and
+    /// with `b.next` claims the freed slots' next queues: one transaction,
+    /// one commit for them all.
+    async fn write_results(&self, b: FinishBatch<'_>) -> Result<Finished> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
-        let now = f.now.unwrap_or_else(Utc::now);
+        let now = b.now.unwrap_or_else(Utc::now);
+        let mut jobs = Vec::with_capacity(b.results.len());
+        for f in &b.results {
+            jobs.push(self.write_result(&mut tx, b.scope, b.node, now, f).await?);
+        }
+        let next = match b.next_claim() {
+            Some(claim) => self.claim_on(&mut tx, &claim).await?.claimed,
+            None => Vec::new(),
+        };
+        tx.commit().await?;
+        Ok(Finished { jobs, next })
+    }
+
+    /// Writes one attempt's result inside the batch's transaction; the
+    /// inner error is its refusal (nothing written for it).
+    async fn write_result(
+        &self,
+        tx: &mut SqliteConnection,
+        scope: &str,
+        node: &str,
+        now: DateTime<Utc>,
+        f: &JobFinish<'_>,
+    ) -> Result<Result<Job>> {
         let owned = sqlx::query(self.q.lock_check.clone())
-            .bind(f.scope)
+            .bind(scope)
             .bind(f.queue)
-            .bind(f.node)
+            .bind(node)
             .bind(f.job_id)
             .bind(f.token)
             .fetch_optional(&mut *tx)
             .await?;
         if owned.is_none() {
-            return Err(lost);
+            return Ok(Err(f.lost()));
         }
         let (row, keep_lock) = match f.outcome {
             Outcome::Done => (
@@ -617,16 +640,11 @@ impl SqliteStore {
             ),
         };
         let Some(row) = row else {
-            return Err(lost);
+            return Ok(Err(f.lost()));
         };
         let job = job_from_row(&row)?;
-        refresh(&self.q, &mut tx, f.scope, f.queue, now, !keep_lock, true).await?;
-        let next = match f.next_claim() {
-            Some(claim) => self.claim_on(&mut tx, &claim).await?.claimed,
-            None => Vec::new(),
-        };
-        tx.commit().await?;
-        Ok(Finished { job, next })
+        refresh(&self.q, &mut *tx, scope, f.queue, now, !keep_lock, true).await?;
+        Ok(Ok(job))
     }
 
     /// Claims up to `claim.limit` ready queues inside the caller's

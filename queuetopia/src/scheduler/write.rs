@@ -1,0 +1,203 @@
+//! Writing results: one task per node takes the results of the attempts
+//! that ended while it wrote the previous batch, and writes them in one
+//! transaction, together with the claim of the freed slots' next queues.
+//!
+//! With one slot busy this is one result and one commit per job, as before;
+//! with many slots finishing at once, many results share a commit and a
+//! round trip (group commit), which is what lets a node go past the
+//! database's rate of commits.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::defaults::RESULT_BATCH;
+use crate::error::Result;
+use crate::job::Job;
+use crate::queuetopia::Shared;
+use crate::store::{self, Claimed, FinishBatch, JobFinish, NextClaim, Outcome};
+
+/// A job claimed with a batch of results: the job, its lock token, and when
+/// it was asked for.
+pub(super) type Next = Option<(Claimed, i64, Instant)>;
+
+/// What an attempt came to, owned so that it can wait for its batch.
+pub(super) enum Report {
+    Done,
+    Failed {
+        error: String,
+        backoff: Duration,
+        give_up: bool,
+        keep_lock: bool,
+    },
+}
+
+impl Report {
+    fn outcome(&self) -> Outcome<'_> {
+        match self {
+            Report::Done => Outcome::Done,
+            Report::Failed {
+                error,
+                backoff,
+                give_up,
+                keep_lock,
+            } => Outcome::Failed {
+                error,
+                backoff: *backoff,
+                give_up: *give_up,
+                keep_lock: *keep_lock,
+            },
+        }
+    }
+}
+
+/// One attempt's result, waiting for its batch.
+struct Request {
+    job: Job,
+    token: i64,
+    result: Report,
+    reply: oneshot::Sender<Result<Written>>,
+}
+
+/// What became of one result.
+pub(super) struct Written {
+    /// The job as stored, or [`crate::Error::LeaseLost`]: the lock was no
+    /// longer the attempt's, and nothing was written.
+    pub(super) job: Result<Job>,
+    /// The job the slot runs next, claimed with the batch (even when this
+    /// result was refused: the slot is free either way).
+    pub(super) next: Next,
+}
+
+/// The way to a node's result writer; attempts hold clones. The writer
+/// ends once every clone is dropped and the last batch is written.
+#[derive(Clone)]
+pub(super) struct Writer(mpsc::UnboundedSender<Request>);
+
+impl Writer {
+    /// Starts the writer of `shared`'s node.
+    pub(super) fn spawn(shared: Arc<Shared>) -> (Writer, JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Writer(tx), tokio::spawn(run(shared, rx)))
+    }
+
+    /// Writes the result of the attempt of `job` that ran under the lock
+    /// `token`; returns what became of it and, unless the scheduler is
+    /// stopping, the next job this slot may run (claimed in the same
+    /// transaction), if any queue was ready.
+    ///
+    /// # Errors
+    ///
+    /// A database error that outlasted the retries: nothing was written.
+    pub(super) async fn write(&self, job: &Job, token: i64, result: Report) -> Result<Written> {
+        let (reply, written) = oneshot::channel();
+        self.0
+            .send(Request {
+                job: job.clone(),
+                token,
+                result,
+                reply,
+            })
+            .expect("the result writer outlives the attempts");
+        written
+            .await
+            .expect("the result writer answers every request")
+    }
+}
+
+async fn run(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Request>) {
+    let mut batch = Vec::with_capacity(RESULT_BATCH);
+    while requests.recv_many(&mut batch, RESULT_BATCH).await > 0 {
+        let mut taken = std::mem::take(&mut batch);
+        // The order the queue rows are locked in: two batches never wait
+        // for each other in a cycle.
+        taken.sort_by(|a, b| a.job.queue.cmp(&b.job.queue));
+        match write_batch(&shared, &taken).await {
+            Ok(replies) => {
+                for (request, reply) in taken.into_iter().zip(replies) {
+                    let _ = request.reply.send(reply);
+                }
+            }
+            Err(e) if taken.len() == 1 => {
+                let _ = taken.pop().expect("one").reply.send(Err(e));
+            }
+            // A result the database refuses must not take its batch-mates
+            // down with it: write each alone.
+            Err(_) => {
+                for request in taken {
+                    let reply = match write_batch(&shared, std::slice::from_ref(&request)).await {
+                        Ok(mut replies) => replies.pop().expect("one reply per request"),
+                        Err(e) => Err(e),
+                    };
+                    let _ = request.reply.send(reply);
+                }
+            }
+        }
+    }
+}
+
+/// Writes `batch` in one transaction, trying again on transient errors for
+/// as long as every lease may still be this node's; returns each request's
+/// reply. The jobs claimed with it go to the freed slots in batch order.
+async fn write_batch(shared: &Shared, batch: &[Request]) -> Result<Vec<Result<Written>>> {
+    let within = batch
+        .iter()
+        .map(|r| (r.job.timeout + shared.config.lease_margin).max(Duration::from_secs(10)))
+        .min()
+        .unwrap_or(Duration::from_secs(10));
+    let next = (!shared.stopping.load(Ordering::Acquire)).then(|| NextClaim {
+        limit: u32::try_from(batch.len()).unwrap_or(u32::MAX),
+        token: store::random_token(),
+        lease_margin: shared.config.lease_margin,
+        lease_cap: shared.config.lease_cap,
+    });
+    // Before the request: the lease the database grants starts later.
+    let claimed_at = Instant::now();
+    let finished = super::retrying("writing the results", within, || {
+        shared.db.store.job_finish(FinishBatch {
+            scope: &shared.scope,
+            node: &shared.node,
+            now: shared.clock.now(),
+            results: batch
+                .iter()
+                .map(|r| JobFinish {
+                    queue: &r.job.queue,
+                    job_id: r.job.id,
+                    attempt: r.job.attempts,
+                    token: r.token,
+                    outcome: r.result.outcome(),
+                })
+                .collect(),
+            next,
+        })
+    })
+    .await?;
+    if !finished.next.is_empty() {
+        shared.claims.fetch_add(1, Ordering::Relaxed);
+        shared
+            .attempts
+            .fetch_add(finished.next.len() as u64, Ordering::Relaxed);
+    }
+    let token = next.map_or(0, |n| n.token);
+    let mut claimed = finished.next.into_iter();
+    Ok(batch
+        .iter()
+        .zip(finished.jobs)
+        .map(|(request, job)| {
+            let next = claimed.next().map(|c| (c, token, claimed_at));
+            if next
+                .as_ref()
+                .is_some_and(|(c, _, _)| c.job.queue != request.job.queue)
+            {
+                // This slot moved to a queue that had waited longer; its own
+                // queue may be ready now: let the scheduler give it a slot.
+                shared.wake.notify_one();
+            }
+            Ok(Written { job, next })
+        })
+        .collect())
+}

@@ -1,0 +1,2 @@
+-- PostgreSQL writes a batch of results with one server-side function from
+-- this version on; this backend has nothing to change.

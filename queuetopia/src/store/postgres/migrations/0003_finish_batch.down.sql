@@ -1,0 +1,1 @@
+DROP FUNCTION queuetopia_finish_batch;
