@@ -618,6 +618,9 @@ pub(crate) fn order_like_input(asked: &[NewJob], mut rows: Vec<Job>) -> Vec<Job>
 }
 
 #[cfg(test)]
+mod batch_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,155 @@
+//! A batch of results on every backend, at the level of the store: results
+//! written together, a refused one alone left unwritten, and one claim for
+//! the freed slots in the same transaction.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{FinishBatch, JobFinish, NextClaim, Outcome, QueueClaim, random_token};
+use crate::job::{JobOptions, NewJob};
+use crate::{Db, Error, Tables};
+
+/// A database of `backend` with tables of their own (a prefix), migrated;
+/// the tables are dropped at the end of the test (and SQLite's file).
+async fn fresh(backend: &str) -> (Db, Option<std::path::PathBuf>) {
+    let prefix = format!("qtu{:x}_", random_token() % 0xffff_ffff);
+    let file = std::env::temp_dir().join(format!("{prefix}batch.db"));
+    let url = match backend {
+        "postgres" => std::env::var("QUEUETOPIA_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+        "mysql" => std::env::var("QUEUETOPIA_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned()),
+        _ => format!("sqlite://{}", file.display()),
+    };
+    let db = Db::connect_with(&url, Tables::default().prefix(prefix))
+        .await
+        .unwrap_or_else(|e| {
+            panic!("{backend} is not reachable at {url} ({e}): scripts/services starts it")
+        });
+    db.migrate().await.unwrap();
+    (db, (backend == "sqlite").then_some(file))
+}
+
+fn job(queue: &str) -> NewJob {
+    NewJob::new(queue, "x", json!({}), JobOptions::default()).unwrap()
+}
+
+async fn a_batch_writes_each_result_and_claims_once(backend: &str) {
+    let (db, file) = fresh(backend).await;
+    let store = &db.store;
+    let jobs = ["a", "b", "c", "c", "d"].map(job);
+    store.job_insert("s", &jobs, None, false).await.unwrap();
+    let token = random_token();
+    let claim = QueueClaim {
+        scope: "s",
+        node: "n",
+        limit: 3,
+        now: None,
+        token,
+        lease_margin: Duration::from_secs(1),
+        lease_cap: None,
+    };
+    let claimed = store.queue_claim(claim).await.unwrap().claimed;
+    let mut queues: Vec<&str> = claimed.iter().map(|c| c.job.queue.as_str()).collect();
+    queues.sort_unstable();
+    assert_eq!(queues, ["a", "b", "c"]);
+    let of = |queue: &str| &claimed.iter().find(|c| c.job.queue == queue).unwrap().job;
+    let (a, b, c) = (of("a"), of("b"), of("c"));
+    let next_token = random_token();
+    let finished = store
+        .job_finish(FinishBatch {
+            scope: "s",
+            node: "n",
+            now: None,
+            results: vec![
+                JobFinish {
+                    queue: "a",
+                    job_id: a.id,
+                    attempt: a.attempts,
+                    token,
+                    outcome: Outcome::Done,
+                },
+                // Not this attempt's lock any more: refused, alone.
+                JobFinish {
+                    queue: "b",
+                    job_id: b.id,
+                    attempt: b.attempts,
+                    token: token + 1,
+                    outcome: Outcome::Done,
+                },
+                JobFinish {
+                    queue: "c",
+                    job_id: c.id,
+                    attempt: c.attempts,
+                    token,
+                    outcome: Outcome::Failed {
+                        error: "e",
+                        backoff: Duration::from_secs(3600),
+                        give_up: false,
+                        keep_lock: false,
+                    },
+                },
+            ],
+            next: Some(NextClaim {
+                limit: 3,
+                token: next_token,
+                lease_margin: Duration::from_secs(1),
+                lease_cap: None,
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(finished.jobs.len(), 3);
+    let done = finished.jobs[0].as_ref().unwrap();
+    assert!(done.done_at.is_some() && done.id == a.id);
+    assert!(matches!(
+        finished.jobs[1],
+        Err(Error::LeaseLost { job_id, .. }) if job_id == b.id
+    ));
+    let failed = finished.jobs[2].as_ref().unwrap();
+    assert_eq!((failed.id, failed.error.as_deref()), (c.id, Some("e")));
+    // b stays locked, c waits for its backoff, a is empty: only d is ready.
+    let next: Vec<_> = finished.next.iter().map(|c| c.job.queue.as_str()).collect();
+    assert_eq!(next, ["d"]);
+    assert_eq!(finished.next[0].job.attempts, 1);
+    let (b_now, running) = store.job_get("s", b.id).await.unwrap().unwrap();
+    assert!(b_now.done_at.is_none() && running, "{b_now:?}");
+    let queues = store.queue_list("s", None).await.unwrap();
+    let lock = |queue: &str| {
+        queues
+            .iter()
+            .find(|q| q.queue == queue)
+            .and_then(|q| q.lock.as_ref())
+            .map(|l| l.running_job_id)
+    };
+    assert_eq!(lock("b"), Some(Some(b.id)));
+    assert_eq!(lock("c"), None);
+    assert_eq!(lock("d"), Some(Some(finished.next[0].job.id)));
+    db.migrate_to(0).await.unwrap();
+    if let Some(file) = file {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_batch() {
+    a_batch_writes_each_result_and_claims_once("postgres").await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_batch() {
+    a_batch_writes_each_result_and_claims_once("mysql").await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_batch() {
+    a_batch_writes_each_result_and_claims_once("sqlite").await;
+}
