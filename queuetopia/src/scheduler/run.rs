@@ -44,9 +44,9 @@ impl Drop for Slot {
 }
 
 /// Runs (or, if abandoned, records) a claimed attempt, then each attempt
-/// claimed with its result (the slot's next queue, where the backend claims
-/// with results); then frees the slot and wakes the scheduler so that the
-/// queues are looked at again at once.
+/// claimed with its result (the slot's next queue, claimed in the batch its
+/// result was written in); then frees the slot and wakes the scheduler so
+/// that the queues are looked at again at once.
 pub(super) async fn attempt(
     shared: Arc<Shared>,
     performer: Arc<dyn DynPerformer>,
