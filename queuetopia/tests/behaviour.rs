@@ -1821,7 +1821,7 @@ async fn tracing_names_each_step_with_its_fields(kind: Kind) {
         .scope(&scope)
         .node("a")
         .poll_interval(Duration::from_secs(3600))
-        .lease_margin(Duration::from_millis(100))
+        .lease_margin(Duration::from_secs(5))
         .start()
         .await
         .unwrap();
