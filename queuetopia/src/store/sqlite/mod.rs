@@ -16,9 +16,9 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, ClaimSteps, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
-    Migration, NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts,
-    scheduled_at,
+    ClaimBatch, ClaimSteps, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish,
+    LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input,
+    plan_inserts, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -38,12 +38,13 @@ super::queries!(
     job_open,
     job_retry,
     job_skip,
-    lock_check,
+    job_take_head,
     lock_release_all,
     lock_renew,
     migration_delete,
     migration_insert,
     migrations_table,
+    queue_keep,
     queue_list,
     queue_next_wake,
     queue_prune,
@@ -51,6 +52,7 @@ super::queries!(
     queue_refresh,
     queue_set,
     queue_upsert,
+    queue_waiting,
     schema_exists,
     schema_version,
 );
@@ -574,6 +576,11 @@ impl SqliteStore {
     /// Writes the results of a batch, each under its queue's lock, and
     /// with `b.next` claims the freed slots' next queues: one transaction,
     /// one commit for them all.
+    ///
+    /// A single result whose queue's next job may run now, while no other
+    /// queue waits for its turn, hands the queue's lock straight to that job
+    /// (as PostgreSQL's `queuetopia_finish` does): what the refresh and the
+    /// claim would decide, in three statements instead of five or more.
     async fn write_results(&self, b: FinishBatch<'_>) -> Result<Finished> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
@@ -582,16 +589,46 @@ impl SqliteStore {
         for f in &b.results {
             jobs.push(self.write_result(&mut tx, b.scope, b.node, now, f).await?);
         }
-        let next = match b.next_claim() {
-            Some(claim) => self.claim_on(&mut tx, &claim).await?.claimed,
-            None => Vec::new(),
+        let mut next = None;
+        if let ([f], [Ok(_)], Some(claim)) = (&b.results[..], &jobs[..], b.next_claim())
+            && !matches!(
+                f.outcome,
+                Outcome::Failed {
+                    keep_lock: true,
+                    ..
+                }
+            )
+        {
+            next = self.keep_queue(&mut tx, &claim, f.queue, now).await?;
+        }
+        let next = match next {
+            Some(kept) => vec![kept],
+            None => {
+                for (f, job) in b.results.iter().zip(&jobs) {
+                    if job.is_ok() {
+                        let keep_lock = matches!(
+                            f.outcome,
+                            Outcome::Failed {
+                                keep_lock: true,
+                                ..
+                            }
+                        );
+                        refresh(&self.q, &mut tx, b.scope, f.queue, now, !keep_lock, true).await?;
+                    }
+                }
+                match b.next_claim() {
+                    Some(claim) => self.claim_on(&mut tx, &claim).await?.claimed,
+                    None => Vec::new(),
+                }
+            }
         };
         tx.commit().await?;
         Ok(Finished { jobs, next })
     }
 
-    /// Writes one attempt's result inside the batch's transaction; the
-    /// inner error is its refusal (nothing written for it).
+    /// Writes one attempt's result inside the batch's transaction, if the
+    /// queue's lock is still the attempt's; the inner error is its refusal
+    /// (nothing written for it). The queue's row is left to the caller.
     async fn write_result(
         &self,
         tx: &mut SqliteConnection,
@@ -600,33 +637,25 @@ impl SqliteStore {
         now: DateTime<Utc>,
         f: &JobFinish<'_>,
     ) -> Result<Result<Job>> {
-        let owned = sqlx::query(self.q.lock_check.clone())
-            .bind(scope)
-            .bind(f.queue)
-            .bind(node)
-            .bind(f.job_id)
-            .bind(f.token)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if owned.is_none() {
-            return Ok(Err(f.lost()));
-        }
-        let (row, keep_lock) = match f.outcome {
-            Outcome::Done => (
+        let row = match f.outcome {
+            Outcome::Done => {
                 sqlx::query(self.q.job_complete.clone())
                     .bind(f.job_id)
                     .bind(i64::from(f.attempt))
                     .bind(micros(now))
+                    .bind(scope)
+                    .bind(f.queue)
+                    .bind(node)
+                    .bind(f.token)
                     .fetch_optional(&mut *tx)
-                    .await?,
-                false,
-            ),
+                    .await?
+            }
             Outcome::Failed {
                 error,
                 backoff,
                 give_up,
-                keep_lock,
-            } => (
+                ..
+            } => {
                 sqlx::query(self.q.job_fail.clone())
                     .bind(f.job_id)
                     .bind(i64::from(f.attempt))
@@ -634,17 +663,66 @@ impl SqliteStore {
                     .bind(error)
                     .bind(micros(plus(now, backoff)))
                     .bind(give_up)
+                    .bind(scope)
+                    .bind(f.queue)
+                    .bind(node)
+                    .bind(f.token)
                     .fetch_optional(&mut *tx)
-                    .await?,
-                keep_lock,
-            ),
+                    .await?
+            }
         };
-        let Some(row) = row else {
-            return Ok(Err(f.lost()));
+        match row {
+            Some(row) => Ok(Ok(job_from_row(&row)?)),
+            None => Ok(Err(f.lost())),
+        }
+    }
+
+    /// Hands `queue`'s lock to its next job when that job may run now and
+    /// no other queue of the scope waits for its turn; returns the job, or
+    /// `None` (nothing written) when the queue must go through the refresh
+    /// and the claim.
+    async fn keep_queue(
+        &self,
+        tx: &mut SqliteConnection,
+        claim: &QueueClaim<'_>,
+        queue: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Claimed>> {
+        let waiting: bool = sqlx::query_scalar(self.q.queue_waiting.clone())
+            .bind(claim.scope)
+            .bind(queue)
+            .bind(micros(now))
+            .fetch_one(&mut *tx)
+            .await?;
+        if waiting {
+            return Ok(None);
+        }
+        let Some(row) = sqlx::query(self.q.job_take_head.clone())
+            .bind(claim.scope)
+            .bind(queue)
+            .bind(micros(now))
+            .bind(claim.node)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
         };
         let job = job_from_row(&row)?;
-        refresh(&self.q, &mut *tx, scope, f.queue, now, !keep_lock, true).await?;
-        Ok(Ok(job))
+        let until = now + chrono::Duration::milliseconds(millis(claim.lease(&job)));
+        sqlx::query(self.q.queue_keep.clone())
+            .bind(claim.scope)
+            .bind(queue)
+            .bind(micros(until))
+            .bind(claim.token)
+            .bind(job.id)
+            .bind(job.error.is_some())
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+        Ok(Some(Claimed {
+            job,
+            abandoned: false,
+        }))
     }
 
     /// Claims up to `claim.limit` ready queues inside the caller's
