@@ -51,6 +51,12 @@ pub struct Capabilities {
     /// The database's own clock is used for leases and schedules; SQLite uses
     /// the machine's, which is the same thing for an embedded database.
     pub server_clock: bool,
+    /// Writers lock single queues: a transaction that holds one queue (a
+    /// job created in a caller's transaction that is still open) holds up
+    /// that queue alone, while the others' results and claims go on
+    /// (PostgreSQL, MySQL). SQLite has one writer at a time: a caller's open
+    /// write transaction holds up every write until it ends.
+    pub row_locks: bool,
 }
 
 /// A database holding Queuetopia's tables, shared by every scope on it.
@@ -352,6 +358,7 @@ impl Db {
             batch_claims: backend == Backend::Postgres,
             notifications: backend == Backend::Postgres && !self.is_pooled(),
             server_clock: backend != Backend::Sqlite,
+            row_locks: backend != Backend::Sqlite,
         }
     }
 

@@ -1996,6 +1996,57 @@ async fn a_head_retried_at_once_shows_its_queue_blocked_until_it_succeeds(kind: 
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
+async fn a_callers_open_transaction_holds_up_only_its_queue(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("n1");
+    let q = node(&t.db, "s", &script).await;
+    let mut rx = q.subscribe();
+    let first = q
+        .create_job("a", "x", json!({"gate": "first"}), opts())
+        .await
+        .unwrap();
+    wait_event(
+        &mut rx,
+        "the first job's start",
+        |e| matches!(e, Event::Started { job } if job.id == first.id),
+    )
+    .await;
+    let row_locks = t.db.capabilities().row_locks;
+    let (second, others) = in_tx!(t, tx => {
+        // The caller's transaction holds queue "a" until it commits.
+        let second = q
+            .create_job_in(&mut *tx, "a", "x", json!({}), opts())
+            .await
+            .unwrap();
+        let mut others = Vec::new();
+        if row_locks {
+            // "a"'s running job ends: its result waits for the caller, but
+            // the other queues' jobs run and their results are written.
+            script.open("first");
+            for queue in ["b", "c"] {
+                others.push(q.create_job(queue, "x", json!({}), opts()).await.unwrap());
+            }
+            let done = wait_successes(&mut rx, 2).await;
+            assert!(done.iter().all(|j| j.queue != "a"), "{done:?}");
+            assert_eq!(q.get_job(first.id).await.unwrap().state, JobState::Running);
+        }
+        tx.commit().await.unwrap();
+        (second, others)
+    });
+    if !row_locks {
+        // One writer at a time: the rest could only go on after the commit.
+        script.open("first");
+    }
+    let done = wait_successes(&mut rx, 2).await;
+    assert_eq!(
+        done.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![first.id, second.id]
+    );
+    assert_eq!(script.order("a"), vec![first.id, second.id]);
+    assert_eq!(others.len(), if row_locks { 2 } else { 0 });
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
 behaviour_tests!(
     claims_refuse_isolation_levels_they_cannot_trust,
     creations_notify_only_when_a_queue_becomes_claimable,
@@ -2038,4 +2089,5 @@ behaviour_tests!(
     a_producer_cannot_start_and_a_bad_setting_is_refused,
     tracing_names_each_step_with_its_fields,
     a_head_retried_at_once_shows_its_queue_blocked_until_it_succeeds,
+    a_callers_open_transaction_holds_up_only_its_queue,
 );

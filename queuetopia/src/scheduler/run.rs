@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::write::{Next, Report, Writer, Written};
+use super::write::{Next, Reply, Report, Writer};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::job::Job;
@@ -282,7 +282,7 @@ async fn record(
 
 /// What became of a result, and the slot's next attempt (none when the
 /// result could not be written at all).
-fn written(written: Result<Written>) -> (Result<Job>, Next) {
+fn written(written: Result<Reply>) -> (Result<Job>, Next) {
     match written {
         Ok(w) => (w.job, w.next),
         Err(e) => (Err(e), None),

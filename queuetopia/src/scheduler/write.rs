@@ -12,14 +12,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::defaults::RESULT_BATCH;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::queuetopia::Shared;
-use crate::store::{self, Claimed, FinishBatch, JobFinish, NextClaim, Outcome};
+use crate::store::{self, Claimed, FinishBatch, JobFinish, NextClaim, Outcome, Written};
 
 /// A job claimed with a batch of results: the job, its lock token, and when
 /// it was asked for.
@@ -60,11 +60,11 @@ struct Request {
     job: Job,
     token: i64,
     result: Report,
-    reply: oneshot::Sender<Result<Written>>,
+    reply: oneshot::Sender<Result<Reply>>,
 }
 
 /// What became of one result.
-pub(super) struct Written {
+pub(super) struct Reply {
     /// The job as stored, or [`crate::Error::LeaseLost`]: the lock was no
     /// longer the attempt's, and nothing was written.
     pub(super) job: Result<Job>,
@@ -93,7 +93,7 @@ impl Writer {
     /// # Errors
     ///
     /// A database error that outlasted the retries: nothing was written.
-    pub(super) async fn write(&self, job: &Job, token: i64, result: Report) -> Result<Written> {
+    pub(super) async fn write(&self, job: &Job, token: i64, result: Report) -> Result<Reply> {
         let (reply, written) = oneshot::channel();
         self.0
             .send(Request {
@@ -110,16 +110,28 @@ impl Writer {
 }
 
 async fn run(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Request>) {
+    // Results written alone, each waiting for its queue's row, beside the
+    // batches.
+    let mut alone = JoinSet::new();
     let mut batch = Vec::with_capacity(RESULT_BATCH);
     while requests.recv_many(&mut batch, RESULT_BATCH).await > 0 {
         let mut taken = std::mem::take(&mut batch);
-        // The order the queue rows are locked in: two batches never wait
-        // for each other in a cycle.
+        // The order the queue rows are tried in.
         taken.sort_by(|a, b| a.job.queue.cmp(&b.job.queue));
-        match write_batch(&shared, &taken).await {
+        match write_batch(&shared, &taken, false).await {
             Ok(replies) => {
                 for (request, reply) in taken.into_iter().zip(replies) {
-                    let _ = request.reply.send(reply);
+                    match reply {
+                        Some(reply) => {
+                            let _ = request.reply.send(Ok(reply));
+                        }
+                        // Another transaction holds its queue's row (a
+                        // caller's open transaction that created a job in
+                        // it, say): wait for it apart, not in the batches.
+                        None => {
+                            alone.spawn(write_alone(shared.clone(), request));
+                        }
+                    }
                 }
             }
             Err(e) if taken.len() == 1 => {
@@ -129,21 +141,43 @@ async fn run(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Request>
             // down with it: write each alone.
             Err(_) => {
                 for request in taken {
-                    let reply = match write_batch(&shared, std::slice::from_ref(&request)).await {
-                        Ok(mut replies) => replies.pop().expect("one reply per request"),
-                        Err(e) => Err(e),
-                    };
-                    let _ = request.reply.send(reply);
+                    alone.spawn(write_alone(shared.clone(), request));
                 }
             }
         }
+        while alone.try_join_next().is_some() {}
+    }
+    while alone.join_next().await.is_some() {}
+}
+
+/// Writes one result in a transaction of its own, waiting for its queue's
+/// row, and answers its request.
+async fn write_alone(shared: Arc<Shared>, request: Request) {
+    let reply = write_batch(&shared, std::slice::from_ref(&request), true)
+        .await
+        .map(|mut replies| {
+            // A write that waits is never busy.
+            replies.pop().flatten().unwrap_or(Reply {
+                job: Err(lost(&request.job)),
+                next: None,
+            })
+        });
+    let _ = request.reply.send(reply);
+}
+
+fn lost(job: &Job) -> Error {
+    Error::LeaseLost {
+        job_id: job.id,
+        attempt: job.attempts,
     }
 }
 
 /// Writes `batch` in one transaction, trying again on transient errors for
 /// as long as every lease may still be this node's; returns each request's
-/// reply. The jobs claimed with it go to the freed slots in batch order.
-async fn write_batch(shared: &Shared, batch: &[Request]) -> Result<Vec<Result<Written>>> {
+/// reply, or `None` for a busy one (not written: another transaction holds
+/// its queue's row, and `wait` is false). The jobs claimed with it go to
+/// the other requests' slots, in batch order.
+async fn write_batch(shared: &Shared, batch: &[Request], wait: bool) -> Result<Vec<Option<Reply>>> {
     let within = batch
         .iter()
         .map(|r| (r.job.timeout + shared.config.lease_margin).max(Duration::from_secs(10)))
@@ -173,6 +207,7 @@ async fn write_batch(shared: &Shared, batch: &[Request]) -> Result<Vec<Result<Wr
                 })
                 .collect(),
             next,
+            wait,
         })
     })
     .await?;
@@ -187,7 +222,12 @@ async fn write_batch(shared: &Shared, batch: &[Request]) -> Result<Vec<Result<Wr
     Ok(batch
         .iter()
         .zip(finished.jobs)
-        .map(|(request, job)| {
+        .map(|(request, written)| {
+            let job = match written {
+                Written::Stored(job) => Ok(*job),
+                Written::Lost => Err(lost(&request.job)),
+                Written::Busy => return None,
+            };
             let next = claimed.next().map(|c| (c, token, claimed_at));
             if next
                 .as_ref()
@@ -197,7 +237,7 @@ async fn write_batch(shared: &Shared, batch: &[Request]) -> Result<Vec<Result<Wr
                 // queue may be ready now: let the scheduler give it a slot.
                 shared.wake.notify_one();
             }
-            Ok(Written { job, next })
+            Some(Reply { job, next })
         })
         .collect())
 }

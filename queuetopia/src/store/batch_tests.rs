@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{FinishBatch, JobFinish, NextClaim, Outcome, QueueClaim, random_token};
+use super::{FinishBatch, JobFinish, NextClaim, Outcome, QueueClaim, Written, random_token};
 use crate::job::{JobOptions, NewJob};
-use crate::{Db, Error, Tables};
+use crate::{Db, Tables};
 
 /// A database of `backend` with tables of their own (a prefix), migrated;
 /// the tables are dropped at the end of the test (and SQLite's file).
@@ -99,17 +99,19 @@ async fn a_batch_writes_each_result_and_claims_once(backend: &str) {
                 lease_margin: Duration::from_secs(1),
                 lease_cap: None,
             }),
+            wait: true,
         })
         .await
         .unwrap();
     assert_eq!(finished.jobs.len(), 3);
-    let done = finished.jobs[0].as_ref().unwrap();
+    let Written::Stored(done) = &finished.jobs[0] else {
+        panic!("{:?}", finished.jobs[0])
+    };
     assert!(done.done_at.is_some() && done.id == a.id);
-    assert!(matches!(
-        finished.jobs[1],
-        Err(Error::LeaseLost { job_id, .. }) if job_id == b.id
-    ));
-    let failed = finished.jobs[2].as_ref().unwrap();
+    assert!(matches!(finished.jobs[1], Written::Lost));
+    let Written::Stored(failed) = &finished.jobs[2] else {
+        panic!("{:?}", finished.jobs[2])
+    };
     assert_eq!((failed.id, failed.error.as_deref()), (c.id, Some("e")));
     // b stays locked, c waits for its backoff, a is empty: only d is ready.
     let next: Vec<_> = finished.next.iter().map(|c| c.job.queue.as_str()).collect();

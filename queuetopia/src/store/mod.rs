@@ -122,16 +122,6 @@ pub(crate) struct JobFinish<'a> {
     pub(crate) outcome: Outcome<'a>,
 }
 
-impl JobFinish<'_> {
-    /// The refusal of this result: its lock is no longer this attempt's.
-    pub(crate) fn lost(&self) -> crate::Error {
-        crate::Error::LeaseLost {
-            job_id: self.job_id,
-            attempt: self.attempt,
-        }
-    }
-}
-
 /// Results of one node's attempts, written in one transaction (one commit
 /// for all), in queue order (the order their rows are locked in); with
 /// `next`, the claim of up to `next.limit` queues for the freed slots rides
@@ -142,6 +132,10 @@ pub(crate) struct FinishBatch<'a> {
     pub(crate) now: Option<DateTime<Utc>>,
     pub(crate) results: Vec<JobFinish<'a>>,
     pub(crate) next: Option<NextClaim>,
+    /// Wait for queue rows that other transactions hold. Without it, such a
+    /// result comes back [`Written::Busy`] and the claim takes one queue
+    /// fewer for it, where the backend locks rows (PostgreSQL, MySQL).
+    pub(crate) wait: bool,
 }
 
 impl<'a> FinishBatch<'a> {
@@ -170,12 +164,23 @@ pub(crate) struct NextClaim {
 
 /// Results as written, with the claim that went with them.
 pub(crate) struct Finished {
-    /// One per result, in the order given: the job as stored, or
-    /// [`crate::Error::LeaseLost`] when its lock was no longer the attempt's
-    /// (nothing was written for it then).
-    pub(crate) jobs: Vec<Result<Job>>,
-    /// The jobs whose queues the claim locked; at most `next.limit`.
+    /// One per result, in the order given.
+    pub(crate) jobs: Vec<Written>,
+    /// The jobs whose queues the claim locked: at most `next.limit` less
+    /// the busy results.
     pub(crate) next: Vec<Claimed>,
+}
+
+/// What became of one result of a batch.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// Written: the job as stored.
+    Stored(Box<Job>),
+    /// Refused: the queue's lock is no longer the attempt's; nothing written.
+    Lost,
+    /// Not tried: another transaction holds the queue's row (see
+    /// [`FinishBatch::wait`]); nothing written.
+    Busy,
 }
 
 /// What an attempt came to.
@@ -463,8 +468,10 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Writes attempts' results, each releasing (or keeping) its queue's
     /// lock, and with `batch.next` claims the freed slots' next queues, all
     /// in one transaction. A result whose lock is no longer its attempt's
-    /// is refused alone ([`crate::Error::LeaseLost`] in its place); an error
-    /// of the transaction fails them all, and nothing is written.
+    /// is refused alone ([`Written::Lost`]); unless `batch.wait`, one whose
+    /// queue row another transaction holds is left alone
+    /// ([`Written::Busy`]); an error of the transaction fails them all, and
+    /// nothing is written.
     async fn job_finish(&self, batch: FinishBatch<'_>) -> Result<Finished>;
 
     /// One job of the scope, with whether it is running now.

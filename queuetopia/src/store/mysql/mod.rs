@@ -21,8 +21,8 @@ use sqlx::{Connection, Row};
 
 use super::{
     ClaimBatch, ClaimSteps, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
-    Migration, NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input, plan_inserts,
-    ready_at, scheduled_at,
+    Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk, order_like_input,
+    plan_inserts, ready_at, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -60,6 +60,7 @@ super::queries!(
     queue_refresh,
     queue_row,
     queue_set,
+    queue_try_lock,
     queue_upsert,
     queue_upserted,
     schema_exists,
@@ -729,18 +730,32 @@ impl MySqlStore {
         let mut tx = conn.begin().await?;
         let mut jobs = Vec::with_capacity(b.results.len());
         for f in &b.results {
-            jobs.push(self.write_result(&mut tx, b.scope, b.node, now, f).await?);
+            let free = b.wait
+                || sqlx::query(self.q.queue_try_lock.clone())
+                    .bind(b.scope)
+                    .bind(f.queue)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+            jobs.push(match free {
+                true => self.write_result(&mut tx, b.scope, b.node, now, f).await?,
+                false => Written::Busy,
+            });
         }
+        let tried = jobs.iter().filter(|w| !matches!(w, Written::Busy)).count();
         let next = match b.next_claim() {
-            Some(claim) => self.claim_on(&mut tx, &claim, now).await?.claimed,
-            None => Vec::new(),
+            Some(mut claim) if tried > 0 => {
+                claim.limit = claim.limit.min(u32::try_from(tried).unwrap_or(u32::MAX));
+                self.claim_on(&mut tx, &claim, now).await?.claimed
+            }
+            _ => Vec::new(),
         };
         tx.commit().await?;
         Ok(Finished { jobs, next })
     }
 
-    /// Writes one attempt's result inside the batch's transaction; the
-    /// inner error is its refusal (nothing written for it).
+    /// Writes one attempt's result inside the batch's transaction, waiting
+    /// for its queue's row.
     async fn write_result(
         &self,
         tx: &mut MySqlConnection,
@@ -748,7 +763,7 @@ impl MySqlStore {
         node: &str,
         now: DateTime<Utc>,
         f: &JobFinish<'_>,
-    ) -> Result<Result<Job>> {
+    ) -> Result<Written> {
         let q = &self.q;
         let owned = sqlx::query(q.lock_check.clone())
             .bind(scope)
@@ -759,7 +774,7 @@ impl MySqlStore {
             .fetch_optional(&mut *tx)
             .await?;
         if owned.is_none() {
-            return Ok(Err(f.lost()));
+            return Ok(Written::Lost);
         }
         let (written, keep_lock) = match f.outcome {
             Outcome::Done => (
@@ -791,12 +806,12 @@ impl MySqlStore {
             ),
         };
         if written.rows_affected() != 1 {
-            return Ok(Err(f.lost()));
+            return Ok(Written::Lost);
         }
         let job = self.job_by_id(&mut *tx, f.job_id).await?;
         self.refresh(&mut *tx, scope, f.queue, now, !keep_lock, true)
             .await?;
-        Ok(Ok(job))
+        Ok(Written::Stored(Box::new(job)))
     }
 
     /// Claims up to `claim.limit` ready queues inside the caller's

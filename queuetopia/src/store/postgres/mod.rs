@@ -16,7 +16,7 @@ use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, LockRenewal, Migration,
-    NextWake, Outcome, QueueClaim, Store, order_like_input,
+    NextWake, Outcome, QueueClaim, Store, Written, order_like_input,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
@@ -513,28 +513,33 @@ impl Store for PgStore {
             .bind(next.as_ref().map_or(0, |c| millis(c.lease_margin)))
             .bind(next.as_ref().map_or(0, |c| c.token))
             .bind(next.as_ref().and_then(|c| c.lease_cap).map(millis))
+            .bind(b.wait)
             .fetch_all(s.conn())
             .await?;
         s.done().await?;
-        let split = rows
-            .iter()
-            .position(|r| {
-                r.try_get::<String, _>("role")
-                    .is_ok_and(|role| role != "finished")
-            })
-            .unwrap_or(rows.len());
-        let mut written: HashMap<i64, Job> = rows[..split]
-            .iter()
-            .map(|r| job_from_row(r).map(|job| (job.id, job)))
-            .collect::<Result<_>>()?;
+        let mut written: HashMap<i64, Written> = HashMap::with_capacity(n);
+        let mut claim = Vec::new();
+        for row in rows {
+            let role: String = row.try_get("role")?;
+            match role.as_str() {
+                "finished" => {
+                    let job = job_from_row(&row)?;
+                    written.insert(job.id, Written::Stored(Box::new(job)));
+                }
+                "busy" => {
+                    written.insert(row.try_get("id")?, Written::Busy);
+                }
+                _ => claim.push(row),
+            }
+        }
         let jobs = b
             .results
             .iter()
-            .map(|f| written.remove(&f.job_id).ok_or_else(|| f.lost()))
+            .map(|f| written.remove(&f.job_id).unwrap_or(Written::Lost))
             .collect();
         Ok(Finished {
             jobs,
-            next: claim_rows(&rows[split..])?.claimed,
+            next: claim_rows(&claim)?.claimed,
         })
     }
 

@@ -17,8 +17,8 @@ use sqlx::{Connection, Row};
 
 use super::{
     ClaimBatch, ClaimSteps, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish,
-    LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, claim_walk, order_like_input,
-    plan_inserts, scheduled_at,
+    LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk,
+    order_like_input, plan_inserts, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -590,7 +590,8 @@ impl SqliteStore {
             jobs.push(self.write_result(&mut tx, b.scope, b.node, now, f).await?);
         }
         let mut next = None;
-        if let ([f], [Ok(_)], Some(claim)) = (&b.results[..], &jobs[..], b.next_claim())
+        if let ([f], [Written::Stored(_)], Some(claim)) =
+            (&b.results[..], &jobs[..], b.next_claim())
             && !matches!(
                 f.outcome,
                 Outcome::Failed {
@@ -605,7 +606,7 @@ impl SqliteStore {
             Some(kept) => vec![kept],
             None => {
                 for (f, job) in b.results.iter().zip(&jobs) {
-                    if job.is_ok() {
+                    if matches!(job, Written::Stored(_)) {
                         let keep_lock = matches!(
                             f.outcome,
                             Outcome::Failed {
@@ -627,8 +628,8 @@ impl SqliteStore {
     }
 
     /// Writes one attempt's result inside the batch's transaction, if the
-    /// queue's lock is still the attempt's; the inner error is its refusal
-    /// (nothing written for it). The queue's row is left to the caller.
+    /// queue's lock is still the attempt's. The queue's row is left to the
+    /// caller. (SQLite has one writer at a time: no result is ever busy.)
     async fn write_result(
         &self,
         tx: &mut SqliteConnection,
@@ -636,7 +637,7 @@ impl SqliteStore {
         node: &str,
         now: DateTime<Utc>,
         f: &JobFinish<'_>,
-    ) -> Result<Result<Job>> {
+    ) -> Result<Written> {
         let row = match f.outcome {
             Outcome::Done => {
                 sqlx::query(self.q.job_complete.clone())
@@ -672,8 +673,8 @@ impl SqliteStore {
             }
         };
         match row {
-            Some(row) => Ok(Ok(job_from_row(&row)?)),
-            None => Ok(Err(f.lost())),
+            Some(row) => Ok(Written::Stored(Box::new(job_from_row(&row)?))),
+            None => Ok(Written::Lost),
         }
     }
 
