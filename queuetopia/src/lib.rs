@@ -81,16 +81,17 @@
 //! | the handle: create, read, operate, shut down | [`Queuetopia`], [`Builder`] |
 //! | claiming ready queues | `src/scheduler/claim.rs` |
 //! | running an attempt (timeout, panic, shutdown) | `src/scheduler/run.rs` |
+//! | writing results: many attempts' in one transaction | `src/scheduler/write.rs` |
 //! | retrying: backoff and exhaustion | `src/retry.rs`, [`default_backoff`] |
 //! | storing: one trait of queue operations | `src/store/mod.rs`, SQL in `src/store/<backend>/sql/` |
-//! | PostgreSQL's claim and result functions | `src/store/postgres/migrations/0002_functions.up.sql` |
+//! | PostgreSQL's claim and result functions | `src/store/postgres/migrations/0002_functions.up.sql`, `0003_finish_batch.up.sql` |
 //! | every default | [`defaults`] |
 //!
 //! # Cargo features and backends
 //!
 //! | feature | backend | notes |
 //! |---|---|---|
-//! | `sqlite` (default) | SQLite, bundled | embedded: no server; one writer at a time; nodes are processes on one machine |
+//! | `sqlite` (default) | SQLite, bundled | embedded: no server; one writer at a time (a caller's open write transaction holds up every write); nodes are processes on one machine |
 //! | `postgres` | PostgreSQL 12+ | production: many nodes, `SKIP LOCKED` claims of many queues per statement; tables in a schema or with a prefix |
 //! | `mysql` | MySQL 8.0.16+, MariaDB 10.6+ | many nodes, `SKIP LOCKED` claims; `DATETIME(6)` in UTC |
 //!
