@@ -109,14 +109,16 @@ impl Ledger {
             Backend::Sqlite => "id INTEGER PRIMARY KEY",
         };
         // Every write finds its row by (scope, job, attempt).
+        // One row per execution: the end of a cancelled one and its start
+        // (whose insert may land late) meet in the same row.
         let inline_index = match self.backend {
             Backend::MySql => {
-                ",\n                KEY torture_ledger_v2_job (scope, job_id, attempt)"
+                ",\n                UNIQUE KEY torture_ledger_v3_job (scope, job_id, attempt, node)"
             }
             _ => "",
         };
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS torture_ledger_v2 (
+            "CREATE TABLE IF NOT EXISTS torture_ledger_v3 (
                 {id},
                 scope VARCHAR(100) NOT NULL,
                 job_id BIGINT NOT NULL,
@@ -132,8 +134,8 @@ impl Ledger {
         self.run(&ddl, vec![]).await?;
         if inline_index.is_empty() {
             self.run(
-                "CREATE INDEX IF NOT EXISTS torture_ledger_v2_job
-                 ON torture_ledger_v2 (scope, job_id, attempt)",
+                "CREATE UNIQUE INDEX IF NOT EXISTS torture_ledger_v3_job
+                 ON torture_ledger_v3 (scope, job_id, attempt, node)",
                 vec![],
             )
             .await?;
@@ -200,7 +202,7 @@ impl Ledger {
         at: i64,
     ) -> Result<(), sqlx::Error> {
         self.run(
-            "INSERT INTO torture_ledger_v2 (scope, job_id, attempt, queue, node, started_at)
+            "INSERT INTO torture_ledger_v3 (scope, job_id, attempt, queue, node, started_at)
              VALUES (?, ?, ?, ?, ?, ?)",
             vec![
                 Val::Text(scope),
@@ -225,7 +227,7 @@ impl Ledger {
         outcome: &str,
     ) -> Result<u64, sqlx::Error> {
         self.run(
-            "UPDATE torture_ledger_v2 SET ended_at = ?, outcome = ?
+            "UPDATE torture_ledger_v3 SET ended_at = ?, outcome = ?
              WHERE scope = ? AND job_id = ? AND attempt = ? AND node = ?",
             vec![
                 Val::Int(at),
@@ -239,6 +241,50 @@ impl Ledger {
         .await
     }
 
+    /// Ends an execution that was cancelled at `at`, whether or not its
+    /// start row is there yet: the start's insert may have been cut off in
+    /// flight and land later (it then fails on the unique key), or never.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn cancelled(
+        &self,
+        scope: &str,
+        job_id: i64,
+        attempt: i64,
+        queue: &str,
+        node: &str,
+        started_at: i64,
+        at: i64,
+    ) -> Result<(), sqlx::Error> {
+        let upsert = match self.backend {
+            Backend::MySql => {
+                "ON DUPLICATE KEY UPDATE ended_at = VALUES(ended_at), outcome = VALUES(outcome)"
+            }
+            _ => {
+                "ON CONFLICT (scope, job_id, attempt, node)
+                  DO UPDATE SET ended_at = excluded.ended_at, outcome = excluded.outcome"
+            }
+        };
+        self.run(
+            &format!(
+                "INSERT INTO torture_ledger_v3
+                     (scope, job_id, attempt, queue, node, started_at, ended_at, outcome)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 'cancelled')
+                 {upsert}"
+            ),
+            vec![
+                Val::Text(scope),
+                Val::Int(job_id),
+                Val::Int(attempt),
+                Val::Text(queue),
+                Val::Text(node),
+                Val::Int(started_at),
+                Val::Int(at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
     pub(crate) async fn recorded(
         &self,
         scope: &str,
@@ -248,7 +294,7 @@ impl Ledger {
         what: &str,
     ) -> Result<(), sqlx::Error> {
         self.run(
-            "UPDATE torture_ledger_v2 SET recorded = ?
+            "UPDATE torture_ledger_v3 SET recorded = ?
              WHERE scope = ? AND job_id = ? AND attempt = ? AND node = ?",
             vec![
                 Val::Text(what),
@@ -270,7 +316,7 @@ impl Ledger {
     ) -> Result<Option<i64>, sqlx::Error> {
         let rows = self
             .fetch(
-                "SELECT MIN(started_at) AS started_at FROM torture_ledger_v2
+                "SELECT MIN(started_at) AS started_at FROM torture_ledger_v3
                  WHERE scope = ? AND job_id = ?",
                 vec![Val::Text(scope), Val::Int(job_id)],
             )
@@ -285,7 +331,7 @@ impl Ledger {
         let rows = self
             .fetch(
                 "SELECT job_id, attempt, queue, node, started_at, ended_at, outcome, recorded
-                 FROM torture_ledger_v2 WHERE scope = ? ORDER BY started_at",
+                 FROM torture_ledger_v3 WHERE scope = ? ORDER BY started_at",
                 vec![Val::Text(scope)],
             )
             .await?;

@@ -60,8 +60,10 @@ struct Cancelled {
     ledger: Arc<Ledger>,
     scope: String,
     node: String,
+    queue: String,
     job_id: i64,
     attempt: i64,
+    started_at: i64,
     armed: bool,
 }
 
@@ -71,19 +73,20 @@ impl Drop for Cancelled {
             return;
         }
         let at = now_us();
-        let (ledger, scope, node) = (self.ledger.clone(), self.scope.clone(), self.node.clone());
-        let (job_id, attempt) = (self.job_id, self.attempt);
+        let ledger = self.ledger.clone();
+        let (scope, node, queue) = (self.scope.clone(), self.node.clone(), self.queue.clone());
+        let (job_id, attempt, started_at) = (self.job_id, self.attempt, self.started_at);
         tokio::spawn(async move {
-            // The start row may still be on its way (its insert was cut off
-            // mid-flight): try until it is there, for a while.
+            // One write, whether the start row is there or not (its insert
+            // may have been cut off in flight, and land later or never).
             for _ in 0..100 {
-                match ledger
-                    .end(&scope, job_id, attempt, &node, at, "cancelled")
-                    .await
-                {
-                    Ok(0) | Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                    Ok(_) => return,
+                let written = ledger
+                    .cancelled(&scope, job_id, attempt, &queue, &node, started_at, at)
+                    .await;
+                if written.is_ok() {
+                    return;
                 }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
     }
@@ -99,8 +102,10 @@ impl Performer for LedgerPerformer {
             ledger: self.ledger.clone(),
             scope: self.scope.clone(),
             node: self.node.clone(),
+            queue: job.queue.clone(),
             job_id: job.id,
             attempt,
+            started_at: start,
             armed: true,
         };
         retry(|| {
