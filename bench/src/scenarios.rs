@@ -145,13 +145,15 @@ fn spread(prefix: &str, queues: u64, per_queue: u64) -> Result<Vec<NewJob>, Stri
 
 /// Starts the scheduler `b`, waits until `target` attempts succeeded, stops
 /// it; returns the seconds from start to drained.
-async fn drain(b: Builder, tally: &Tally, target: u64) -> Result<f64, String> {
+async fn drain(b: Builder, tally: &Tally, target: u64) -> Result<(f64, String), String> {
     let started = Instant::now();
     let q = b.start().await.map_err(err)?;
     tally.wait_for(target).await?;
     let seconds = started.elapsed().as_secs_f64();
+    let stats = q.stats();
     q.shutdown(Duration::from_secs(10)).await.map_err(err)?;
-    Ok(seconds)
+    let per_commit = stats.results as f64 / stats.result_commits.max(1) as f64;
+    Ok((seconds, format!("{per_commit:.1} results per commit")))
 }
 
 pub(crate) async fn run_all(mut o: Options) -> Result<(), String> {
@@ -226,13 +228,14 @@ async fn serial(ctx: &Ctx) -> Result<Row, String> {
     let producer = ctx.producer(&scope).build().await.map_err(err)?;
     create(&producer, spread("q", 1, n)?).await?;
     let tally = Arc::new(Tally::default());
-    let seconds = drain(ctx.node(&scope, &tally), &tally, n).await?;
+    let (seconds, batching) = drain(ctx.node(&scope, &tally), &tally, n).await?;
     seed::forget(&ctx.db, &scope).await?;
     Ok(Row {
         scenario: "serial".into(),
         jobs: n,
         seconds,
         against: ctx.against("limit_1", ctx.limit_1, 0.8),
+        note: Some(batching),
         ..Row::default()
     })
 }
@@ -264,7 +267,7 @@ async fn fanout(ctx: &Ctx, name: &str, failing: u64) -> Result<Row, String> {
     let b = ctx
         .node(&scope, &tally)
         .max_concurrent_jobs(FANOUT_CONCURRENCY);
-    let seconds = drain(b, &tally, n).await?;
+    let (seconds, batching) = drain(b, &tally, n).await?;
     seed::forget(&ctx.db, &scope).await?;
     let against = if failing > 0 {
         ctx.against_fanout(0.9)
@@ -280,8 +283,12 @@ async fn fanout(ctx: &Ctx, name: &str, failing: u64) -> Result<Row, String> {
         jobs: n,
         seconds,
         against,
-        note: (failing > 0).then(|| {
-            format!("{failing} queues blocked by a head failing every {FAILING_BACKOFF:?}")
+        note: Some(if failing > 0 {
+            format!(
+                "{failing} queues blocked by a head failing every {FAILING_BACKOFF:?}; {batching}"
+            )
+        } else {
+            batching
         }),
         ..Row::default()
     })
@@ -300,7 +307,7 @@ async fn wide(ctx: &Ctx) -> Result<Row, String> {
         .node(&scope, &tally)
         .max_concurrent_jobs(FANOUT_CONCURRENCY);
     let peak = PeakRss::start();
-    let seconds = drain(b, &tally, queues).await?;
+    let (seconds, batching) = drain(b, &tally, queues).await?;
     let rss = peak.read();
     seed::forget(&ctx.db, &scope).await?;
     Ok(Row {
@@ -309,7 +316,10 @@ async fn wide(ctx: &Ctx) -> Result<Row, String> {
         seconds,
         against: ctx.against_fanout(0.8),
         rss_peak_mib: rss,
-        note: Some(format!("{} done jobs in the table", ctx.n(200_000))),
+        note: Some(format!(
+            "{} done jobs in the table; {batching}",
+            ctx.n(200_000)
+        )),
         ..Row::default()
     })
 }

@@ -49,4 +49,9 @@ pub struct SchedulerStats {
     pub claims: u64,
     /// Attempts started (and abandoned attempts taken over).
     pub attempts: u64,
+    /// Results written (or refused because the lock was lost).
+    pub results: u64,
+    /// Transactions that wrote results: `results / result_commits` is how
+    /// many results shared a commit on average.
+    pub result_commits: u64,
 }

@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) claims: AtomicU64,
     pub(crate) attempts: AtomicU64,
+    pub(crate) results: AtomicU64,
+    pub(crate) result_commits: AtomicU64,
     /// Attempts running on this node now.
     pub(crate) running: AtomicU64,
     /// The scheduler is stopping: attempts claim nothing more.
@@ -363,6 +365,8 @@ impl Queuetopia {
         SchedulerStats {
             claims: self.shared.claims.load(Ordering::Relaxed),
             attempts: self.shared.attempts.load(Ordering::Relaxed),
+            results: self.shared.results.load(Ordering::Relaxed),
+            result_commits: self.shared.result_commits.load(Ordering::Relaxed),
         }
     }
 
@@ -621,6 +625,8 @@ impl Builder {
             events,
             claims: AtomicU64::new(0),
             attempts: AtomicU64::new(0),
+            results: AtomicU64::new(0),
+            result_commits: AtomicU64::new(0),
             running: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
         });

@@ -1401,6 +1401,9 @@ async fn a_burst_of_creations_into_a_busy_queue_makes_few_claims(kind: Kind) {
     // One claim per job (finishing wakes the next), not one per creation.
     assert!(q.stats().claims - before <= 2 * 301 + 5, "{:?}", q.stats());
     assert_eq!(q.stats().attempts, 301);
+    // One queue, one attempt at a time: every result has a commit of its own.
+    let stats = q.stats();
+    assert_eq!((stats.results, stats.result_commits), (301, 301));
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 

@@ -211,6 +211,15 @@ async fn write_batch(shared: &Shared, batch: &[Request], wait: bool) -> Result<V
         })
     })
     .await?;
+    let tried = finished
+        .jobs
+        .iter()
+        .filter(|w| !matches!(w, Written::Busy))
+        .count();
+    if tried > 0 {
+        shared.result_commits.fetch_add(1, Ordering::Relaxed);
+        shared.results.fetch_add(tried as u64, Ordering::Relaxed);
+    }
     if !finished.next.is_empty() {
         shared.claims.fetch_add(1, Ordering::Relaxed);
         shared
