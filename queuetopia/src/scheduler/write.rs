@@ -2,10 +2,13 @@
 //! that ended while it wrote the previous batch, and writes them in one
 //! transaction, together with the claim of the freed slots' next queues.
 //!
-//! With one slot busy this is one result and one commit per job, as before;
-//! with many slots finishing at once, many results share a commit and a
-//! round trip (group commit), which is what lets a node go past the
-//! database's rate of commits.
+//! With one slot busy this is one result and one commit per job; with many
+//! slots finishing at once, many results share a commit and a round trip
+//! (group commit: about five per commit with ten slots, see
+//! `BENCHMARKS.md`). A batch never waits for a queue row that another
+//! transaction holds (a job created in a caller's transaction that is still
+//! open): such a result is written alone, in a task of its own that waits,
+//! while the batches go on.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
