@@ -58,9 +58,13 @@ impl Report {
     }
 }
 
-/// One attempt's result, waiting for its batch.
+/// One attempt's result, waiting for its batch: what the writer needs of
+/// the job, not the job.
 struct Request {
-    job: Job,
+    queue: String,
+    job_id: i64,
+    attempt: u32,
+    timeout: Duration,
     token: i64,
     result: Report,
     reply: oneshot::Sender<Result<Reply>>,
@@ -100,7 +104,10 @@ impl Writer {
         let (reply, written) = oneshot::channel();
         self.0
             .send(Request {
-                job: job.clone(),
+                queue: job.queue.clone(),
+                job_id: job.id,
+                attempt: job.attempts,
+                timeout: job.timeout,
                 token,
                 result,
                 reply,
@@ -120,7 +127,7 @@ async fn run(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Request>
     while requests.recv_many(&mut batch, RESULT_BATCH).await > 0 {
         let mut taken = std::mem::take(&mut batch);
         // The order the queue rows are tried in.
-        taken.sort_by(|a, b| a.job.queue.cmp(&b.job.queue));
+        taken.sort_by(|a, b| a.queue.cmp(&b.queue));
         match write_batch(&shared, &taken, false).await {
             Ok(replies) => {
                 for (request, reply) in taken.into_iter().zip(replies) {
@@ -161,17 +168,17 @@ async fn write_alone(shared: Arc<Shared>, request: Request) {
         .map(|mut replies| {
             // A write that waits is never busy.
             replies.pop().flatten().unwrap_or(Reply {
-                job: Err(lost(&request.job)),
+                job: Err(lost(&request)),
                 next: None,
             })
         });
     let _ = request.reply.send(reply);
 }
 
-fn lost(job: &Job) -> Error {
+fn lost(request: &Request) -> Error {
     Error::LeaseLost {
-        job_id: job.id,
-        attempt: job.attempts,
+        job_id: request.job_id,
+        attempt: request.attempt,
     }
 }
 
@@ -183,7 +190,7 @@ fn lost(job: &Job) -> Error {
 async fn write_batch(shared: &Shared, batch: &[Request], wait: bool) -> Result<Vec<Option<Reply>>> {
     let within = batch
         .iter()
-        .map(|r| (r.job.timeout + shared.config.lease_margin).max(Duration::from_secs(10)))
+        .map(|r| (r.timeout + shared.config.lease_margin).max(Duration::from_secs(10)))
         .min()
         .unwrap_or(Duration::from_secs(10));
     let next = (!shared.stopping.load(Ordering::Acquire)).then(|| NextClaim {
@@ -202,9 +209,9 @@ async fn write_batch(shared: &Shared, batch: &[Request], wait: bool) -> Result<V
             results: batch
                 .iter()
                 .map(|r| JobFinish {
-                    queue: &r.job.queue,
-                    job_id: r.job.id,
-                    attempt: r.job.attempts,
+                    queue: &r.queue,
+                    job_id: r.job_id,
+                    attempt: r.attempt,
                     token: r.token,
                     outcome: r.result.outcome(),
                 })
@@ -237,13 +244,13 @@ async fn write_batch(shared: &Shared, batch: &[Request], wait: bool) -> Result<V
         .map(|(request, written)| {
             let job = match written {
                 Written::Stored(job) => Ok(*job),
-                Written::Lost => Err(lost(&request.job)),
+                Written::Lost => Err(lost(request)),
                 Written::Busy => return None,
             };
             let next = claimed.next().map(|c| (c, token, claimed_at));
             if next
                 .as_ref()
-                .is_some_and(|(c, _, _)| c.job.queue != request.job.queue)
+                .is_some_and(|(c, _, _)| c.job.queue != request.queue)
             {
                 // This slot moved to a queue that had waited longer; its own
                 // queue may be ready now: let the scheduler give it a slot.
