@@ -2050,6 +2050,66 @@ async fn a_callers_open_transaction_holds_up_only_its_queue(kind: Kind) {
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
+/// A queue draining alone hands its lock straight to its next job (the
+/// short path of a result): that job gets the same lease a claim gives it,
+/// its own timeout plus the margin, or the renewed lease when that is
+/// shorter.
+async fn a_lock_handed_to_the_next_job_carries_that_jobs_lease(kind: Kind) {
+    let t = fresh(kind).await;
+    let clock = manual_clock();
+    let now = clock.now().expect("a manual clock");
+    for (scope, renewed) in [("full", None), ("capped", Some(Duration::from_secs(7)))] {
+        let script = Script::new(scope);
+        let mut builder = Queuetopia::builder(t.db.clone(), script.clone())
+            .scope(scope)
+            .node(scope)
+            .poll_interval(Duration::from_secs(3600))
+            .lease_margin(Duration::from_secs(2))
+            .clock(clock.clone());
+        if let Some(lease) = renewed {
+            builder = builder.renewed_lease(lease);
+        }
+        let q = builder.start().await.unwrap();
+        let mut rx = q.subscribe();
+        let mut jobs = Vec::new();
+        for (gate, timeout) in [("first", 10), ("second", 30)] {
+            let options = opts().timeout(Duration::from_secs(timeout));
+            jobs.push(
+                q.create_job("a", "x", json!({ "gate": gate }), options)
+                    .await
+                    .unwrap(),
+            );
+        }
+        for (i, job) in jobs.iter().enumerate() {
+            wait_event(
+                &mut rx,
+                "the start",
+                |e| matches!(e, Event::Started { job: j } if j.id == job.id),
+            )
+            .await;
+            let lock = q.list_queues().await.unwrap()[0]
+                .lock
+                .clone()
+                .expect("locked");
+            let full = job.timeout + Duration::from_secs(2);
+            let lease = renewed.map_or(full, |cap| cap.min(full));
+            assert_eq!(lock.running_job_id, Some(job.id), "{scope}, job {i}");
+            assert_eq!(
+                lock.until,
+                now + chrono::Duration::from_std(lease).unwrap(),
+                "{scope}, job {i}"
+            );
+            script.open(if i == 0 { "first" } else { "second" });
+        }
+        // (The first job's success went by while waiting for the second's start.)
+        let done = wait_successes(&mut rx, 1).await;
+        assert_eq!(done[0].id, jobs[1].id);
+        assert_eq!(script.order("a"), vec![jobs[0].id, jobs[1].id]);
+        assert_eq!(q.stats().result_commits, 2, "{scope}: one commit per job");
+        q.shutdown(Duration::from_secs(5)).await.unwrap();
+    }
+}
+
 behaviour_tests!(
     claims_refuse_isolation_levels_they_cannot_trust,
     creations_notify_only_when_a_queue_becomes_claimable,
@@ -2093,4 +2153,5 @@ behaviour_tests!(
     tracing_names_each_step_with_its_fields,
     a_head_retried_at_once_shows_its_queue_blocked_until_it_succeeds,
     a_callers_open_transaction_holds_up_only_its_queue,
+    a_lock_handed_to_the_next_job_carries_that_jobs_lease,
 );

@@ -28,23 +28,20 @@ use crate::tables::Tables;
 super::queries!(
     job_attempt,
     job_by_id,
-    job_complete,
     job_delete_done,
-    job_fail,
     job_get,
     job_head,
     job_insert,
     job_list,
     job_open,
+    job_result,
     job_retry,
     job_skip,
-    job_take_head,
     lock_release_all,
     lock_renew,
     migration_delete,
     migration_insert,
     migrations_table,
-    queue_keep,
     queue_list,
     queue_next_wake,
     queue_prune,
@@ -52,7 +49,6 @@ super::queries!(
     queue_refresh,
     queue_set,
     queue_upsert,
-    queue_waiting,
     schema_exists,
     schema_version,
 );
@@ -72,14 +68,27 @@ pub(crate) struct SqliteStore {
     pool: SqlitePool,
     tables: Tables,
     q: Queries,
+    /// `job_result.sql` then `queue_hand_on.sql`, run in one call: each
+    /// call is a trip to sqlx's SQLite worker thread, which is most of what
+    /// a statement costs here.
+    result_hand_on: sqlx::SqlStr,
 }
 
 impl SqliteStore {
     pub(crate) fn new(pool: SqlitePool, tables: Tables) -> Self {
+        let result_hand_on = super::sql(
+            &tables,
+            concat!(
+                include_str!("sql/job_result.sql"),
+                ";\n",
+                include_str!("sql/queue_hand_on.sql")
+            ),
+        );
         SqliteStore {
             pool,
             q: Queries::new(&tables),
             tables,
+            result_hand_on,
         }
     }
 
@@ -572,158 +581,117 @@ async fn job_get_on(
         .transpose()
 }
 
+/// A failed attempt whose queue keeps its lock until the lease runs out.
+fn keeps_lock(f: &JobFinish<'_>) -> bool {
+    matches!(
+        f.outcome,
+        Outcome::Failed {
+            keep_lock: true,
+            ..
+        }
+    )
+}
+
+/// What a result's write returned: the job as stored, or no row when the
+/// queue's lock is no longer the attempt's. (SQLite has one writer at a
+/// time: no result is ever busy.)
+fn written(job: Option<Job>) -> Written {
+    job.map_or(Written::Lost, |job| Written::Stored(Box::new(job)))
+}
+
+/// `sql` (starting with `job_result.sql`) with one result's parameters bound.
+fn result_query<'q>(
+    sql: sqlx::SqlStr,
+    scope: &'q str,
+    node: &'q str,
+    now: DateTime<Utc>,
+    f: &'q JobFinish<'q>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    let (ok, error, next_attempt_at, give_up) = match f.outcome {
+        Outcome::Done => (true, None, None, false),
+        Outcome::Failed {
+            error,
+            backoff,
+            give_up,
+            ..
+        } => (
+            false,
+            Some(error),
+            Some(micros(plus(now, backoff))),
+            give_up,
+        ),
+    };
+    sqlx::query(sql)
+        .bind(scope)
+        .bind(f.queue)
+        .bind(micros(now))
+        .bind(node)
+        .bind(f.job_id)
+        .bind(i64::from(f.attempt))
+        .bind(f.token)
+        .bind(ok)
+        .bind(error)
+        .bind(next_attempt_at)
+        .bind(give_up)
+}
+
 impl SqliteStore {
     /// Writes the results of a batch, each under its queue's lock, and
     /// with `b.next` claims the freed slots' next queues: one transaction,
     /// one commit for them all.
     ///
-    /// A single result whose queue's next job may run now, while no other
-    /// queue waits for its turn, hands the queue's lock straight to that job
-    /// (as PostgreSQL's `queuetopia_finish` does): what the refresh and the
-    /// claim would decide, in three statements instead of five or more.
+    /// A single result is written together with `queue_hand_on.sql`, in one
+    /// call: when its queue's next job may run now and no other queue waits
+    /// for its turn, the queue's lock goes straight to that job (as
+    /// PostgreSQL's `queuetopia_finish` does), and a queue draining alone
+    /// costs three calls per job (begin, this, commit). Otherwise the
+    /// results are written, their queues refreshed, and the claim runs.
     async fn write_results(&self, b: FinishBatch<'_>) -> Result<Finished> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let now = b.now.unwrap_or_else(Utc::now);
         let mut jobs = Vec::with_capacity(b.results.len());
-        for f in &b.results {
-            jobs.push(self.write_result(&mut tx, b.scope, b.node, now, f).await?);
-        }
-        let mut next = None;
-        if let ([f], [Written::Stored(_)], Some(claim)) =
-            (&b.results[..], &jobs[..], b.next_claim())
-            && !matches!(
-                f.outcome,
-                Outcome::Failed {
-                    keep_lock: true,
-                    ..
-                }
-            )
-        {
-            next = self.keep_queue(&mut tx, &claim, f.queue, now).await?;
-        }
-        let next = match next {
-            Some(kept) => vec![kept],
-            None => {
-                for (f, job) in b.results.iter().zip(&jobs) {
-                    if matches!(job, Written::Stored(_)) {
-                        let keep_lock = matches!(
-                            f.outcome,
-                            Outcome::Failed {
-                                keep_lock: true,
-                                ..
-                            }
-                        );
-                        refresh(&self.q, &mut tx, b.scope, f.queue, now, !keep_lock, true).await?;
-                    }
-                }
-                match b.next_claim() {
-                    Some(claim) => self.claim_on(&mut tx, &claim).await?.claimed,
-                    None => Vec::new(),
+        let mut next = Vec::new();
+        match (&b.results[..], b.next_claim()) {
+            ([f], Some(claim)) if !keeps_lock(f) => {
+                let rows = result_query(self.result_hand_on.clone(), b.scope, b.node, now, f)
+                    .bind(claim.token)
+                    .bind(millis(claim.lease_margin))
+                    .bind(claim.lease_cap.map(millis))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                // The result's row, then the next job's if the lock went to it.
+                let mut rows = rows.iter().map(job_from_row);
+                jobs.push(written(rows.next().transpose()?));
+                if let Some(job) = rows.next().transpose()? {
+                    next.push(Claimed {
+                        job,
+                        abandoned: false,
+                    });
                 }
             }
-        };
+            _ => {
+                for f in &b.results {
+                    let row = result_query(self.q.job_result.clone(), b.scope, b.node, now, f)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    jobs.push(written(row.as_ref().map(job_from_row).transpose()?));
+                }
+            }
+        }
+        if next.is_empty() {
+            for (f, job) in b.results.iter().zip(&jobs) {
+                if matches!(job, Written::Stored(_)) {
+                    let release = !keeps_lock(f);
+                    refresh(&self.q, &mut tx, b.scope, f.queue, now, release, true).await?;
+                }
+            }
+            if let Some(claim) = b.next_claim() {
+                next = self.claim_on(&mut tx, &claim).await?.claimed;
+            }
+        }
         tx.commit().await?;
         Ok(Finished { jobs, next })
-    }
-
-    /// Writes one attempt's result inside the batch's transaction, if the
-    /// queue's lock is still the attempt's. The queue's row is left to the
-    /// caller. (SQLite has one writer at a time: no result is ever busy.)
-    async fn write_result(
-        &self,
-        tx: &mut SqliteConnection,
-        scope: &str,
-        node: &str,
-        now: DateTime<Utc>,
-        f: &JobFinish<'_>,
-    ) -> Result<Written> {
-        let row = match f.outcome {
-            Outcome::Done => {
-                sqlx::query(self.q.job_complete.clone())
-                    .bind(f.job_id)
-                    .bind(i64::from(f.attempt))
-                    .bind(micros(now))
-                    .bind(scope)
-                    .bind(f.queue)
-                    .bind(node)
-                    .bind(f.token)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-            Outcome::Failed {
-                error,
-                backoff,
-                give_up,
-                ..
-            } => {
-                sqlx::query(self.q.job_fail.clone())
-                    .bind(f.job_id)
-                    .bind(i64::from(f.attempt))
-                    .bind(micros(now))
-                    .bind(error)
-                    .bind(micros(plus(now, backoff)))
-                    .bind(give_up)
-                    .bind(scope)
-                    .bind(f.queue)
-                    .bind(node)
-                    .bind(f.token)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-        };
-        match row {
-            Some(row) => Ok(Written::Stored(Box::new(job_from_row(&row)?))),
-            None => Ok(Written::Lost),
-        }
-    }
-
-    /// Hands `queue`'s lock to its next job when that job may run now and
-    /// no other queue of the scope waits for its turn; returns the job, or
-    /// `None` (nothing written) when the queue must go through the refresh
-    /// and the claim.
-    async fn keep_queue(
-        &self,
-        tx: &mut SqliteConnection,
-        claim: &QueueClaim<'_>,
-        queue: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Claimed>> {
-        let waiting: bool = sqlx::query_scalar(self.q.queue_waiting.clone())
-            .bind(claim.scope)
-            .bind(queue)
-            .bind(micros(now))
-            .fetch_one(&mut *tx)
-            .await?;
-        if waiting {
-            return Ok(None);
-        }
-        let Some(row) = sqlx::query(self.q.job_take_head.clone())
-            .bind(claim.scope)
-            .bind(queue)
-            .bind(micros(now))
-            .bind(claim.node)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let job = job_from_row(&row)?;
-        let until = now + chrono::Duration::milliseconds(millis(claim.lease(&job)));
-        sqlx::query(self.q.queue_keep.clone())
-            .bind(claim.scope)
-            .bind(queue)
-            .bind(micros(until))
-            .bind(claim.token)
-            .bind(job.id)
-            .bind(job.error.is_some())
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?;
-        Ok(Some(Claimed {
-            job,
-            abandoned: false,
-        }))
     }
 
     /// Claims up to `claim.limit` ready queues inside the caller's
