@@ -15,8 +15,8 @@ use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::{
-    ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, LockRenewal, Migration,
-    NextWake, Outcome, QueueClaim, Store, Written, order_like_input,
+    ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
+    Migration, NextWake, Outcome, QueueClaim, Store, Written, order_like_input,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
@@ -26,6 +26,7 @@ use crate::tables::Tables;
 super::queries!(
     claim,
     finish,
+    finish_one,
     job_by_ids,
     job_delete_done,
     job_get,
@@ -354,6 +355,24 @@ async fn refresh(
     Ok(())
 }
 
+/// A result's outcome as the finish functions take it: succeeded, error,
+/// backoff (ms), give up, keep the lock.
+fn result_params<'a>(f: &JobFinish<'a>) -> (bool, Option<&'a str>, i64, bool, bool) {
+    match f.outcome {
+        Outcome::Done => (true, None, 0, false, false),
+        Outcome::Failed {
+            error,
+            backoff,
+            give_up,
+            keep_lock,
+        } => (false, Some(error), millis(backoff), give_up, keep_lock),
+    }
+}
+
+fn attempt_number(f: &JobFinish<'_>) -> i32 {
+    i32::try_from(f.attempt).unwrap_or(i32::MAX)
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
@@ -459,56 +478,66 @@ impl Store for PgStore {
 
     async fn job_finish(&self, b: FinishBatch<'_>) -> Result<Finished> {
         let n = b.results.len();
-        let (mut queues, mut ids, mut tokens, mut attempts) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut oks, mut errors, mut backoffs, mut give_ups, mut keep_locks) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for f in &b.results {
-            let (ok, error, backoff, give_up, keep_lock) = match f.outcome {
-                Outcome::Done => (true, None, 0, false, false),
-                Outcome::Failed {
-                    error,
-                    backoff,
-                    give_up,
-                    keep_lock,
-                } => (false, Some(error), millis(backoff), give_up, keep_lock),
-            };
-            queues.push(f.queue);
-            ids.push(f.job_id);
-            tokens.push(f.token);
-            attempts.push(i32::try_from(f.attempt).unwrap_or(i32::MAX));
-            oks.push(ok);
-            errors.push(error);
-            backoffs.push(backoff);
-            give_ups.push(give_up);
-            keep_locks.push(keep_lock);
-        }
         let next = b.next_claim();
         let mut s = self.session().await?;
-        let rows = self
-            .sql
-            .query(|q| &q.finish)
-            .bind(b.scope)
-            .bind(b.node)
-            .bind(b.now)
-            .bind(queues)
-            .bind(ids)
-            .bind(tokens)
-            .bind(attempts)
-            .bind(oks)
-            .bind(errors)
-            .bind(backoffs)
-            .bind(give_ups)
-            .bind(keep_locks)
+        let query = if let [f] = &b.results[..] {
+            let (ok, error, backoff, give_up, keep_lock) = result_params(f);
+            self.sql
+                .query(|q| &q.finish_one)
+                .bind(b.scope)
+                .bind(b.node)
+                .bind(b.now)
+                .bind(f.queue)
+                .bind(f.job_id)
+                .bind(f.token)
+                .bind(attempt_number(f))
+                .bind(ok)
+                .bind(error)
+                .bind(backoff)
+                .bind(give_up)
+                .bind(keep_lock)
+        } else {
+            let (mut queues, mut ids, mut tokens, mut attempts) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            let (mut oks, mut errors, mut backoffs, mut give_ups, mut keep_locks) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            for f in &b.results {
+                let (ok, error, backoff, give_up, keep_lock) = result_params(f);
+                queues.push(f.queue);
+                ids.push(f.job_id);
+                tokens.push(f.token);
+                attempts.push(attempt_number(f));
+                oks.push(ok);
+                errors.push(error);
+                backoffs.push(backoff);
+                give_ups.push(give_up);
+                keep_locks.push(keep_lock);
+            }
+            self.sql
+                .query(|q| &q.finish)
+                .bind(b.scope)
+                .bind(b.node)
+                .bind(b.now)
+                .bind(queues)
+                .bind(ids)
+                .bind(tokens)
+                .bind(attempts)
+                .bind(oks)
+                .bind(errors)
+                .bind(backoffs)
+                .bind(give_ups)
+                .bind(keep_locks)
+        };
+        let rows = query
             .bind(next.as_ref().map_or(0, |c| i64::from(c.limit)))
             .bind(next.as_ref().map_or(0, |c| millis(c.lease_margin)))
             .bind(next.as_ref().map_or(0, |c| c.token))

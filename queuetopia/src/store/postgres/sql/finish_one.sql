@@ -1,0 +1,12 @@
+-- Writes one result, and claims up to $13 next queues: see queuetopia_finish
+-- in migrations/0003_finish_batch.up.sql. A batch of one, called without
+-- queuetopia_finish_batch around it (whose call costs as much again as the
+-- statements it runs: see BENCHMARKS.md).
+-- $1 scope, $2 node, $3 pinned clock or NULL; $4 queue, $5 job id, $6 lock
+-- token, $7 attempt, $8 succeeded, $9 error, $10 backoff (ms), $11 give up,
+-- $12 keep the lock; then $13 queues to claim next, $14 lease margin (ms),
+-- $15 the next locks' token, $16 the longest lease (ms) or NULL, $17 wait
+-- for a queue row another transaction holds.
+SELECT * FROM queuetopia_finish(
+    $1, $4, $2, $5, $6, $7, $3, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+)
