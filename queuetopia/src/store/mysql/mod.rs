@@ -730,16 +730,20 @@ impl MySqlStore {
         let mut tx = conn.begin().await?;
         let mut jobs = Vec::with_capacity(b.results.len());
         for f in &b.results {
-            let free = b.wait
-                || sqlx::query(self.q.queue_try_lock.clone())
-                    .bind(b.scope)
-                    .bind(f.queue)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-            jobs.push(match free {
-                true => self.write_result(&mut tx, b.scope, b.node, now, f).await?,
-                false => Written::Busy,
+            let owned = if b.wait {
+                self.lock_check(&mut tx, b.scope, b.node, f).await?
+            } else {
+                match self.try_lock(&mut tx, b.scope, b.node, f).await? {
+                    Some(owned) => owned,
+                    None => {
+                        jobs.push(Written::Busy);
+                        continue;
+                    }
+                }
+            };
+            jobs.push(match owned {
+                true => self.write_result(&mut tx, b.scope, now, f).await?,
+                false => Written::Lost,
             });
         }
         let tried = jobs.iter().filter(|w| !matches!(w, Written::Busy)).count();
@@ -754,18 +758,16 @@ impl MySqlStore {
         Ok(Finished { jobs, next })
     }
 
-    /// Writes one attempt's result inside the batch's transaction, waiting
-    /// for its queue's row.
-    async fn write_result(
+    /// Locks a result's queue row, waiting for it; tells whether its lock
+    /// is still the one the attempt was claimed under.
+    async fn lock_check(
         &self,
         tx: &mut MySqlConnection,
         scope: &str,
         node: &str,
-        now: DateTime<Utc>,
         f: &JobFinish<'_>,
-    ) -> Result<Written> {
-        let q = &self.q;
-        let owned = sqlx::query(q.lock_check.clone())
+    ) -> Result<bool> {
+        let owned = sqlx::query(self.q.lock_check.clone())
             .bind(scope)
             .bind(f.queue)
             .bind(node)
@@ -773,9 +775,43 @@ impl MySqlStore {
             .bind(f.token)
             .fetch_optional(&mut *tx)
             .await?;
-        if owned.is_none() {
-            return Ok(Written::Lost);
-        }
+        Ok(owned.is_some())
+    }
+
+    /// Locks a result's queue row unless another transaction holds it
+    /// (`None`); tells whether its lock is still the one the attempt was
+    /// claimed under.
+    async fn try_lock(
+        &self,
+        tx: &mut MySqlConnection,
+        scope: &str,
+        node: &str,
+        f: &JobFinish<'_>,
+    ) -> Result<Option<bool>> {
+        let row = sqlx::query(self.q.queue_try_lock.clone())
+            .bind(scope)
+            .bind(f.queue)
+            .fetch_optional(&mut *tx)
+            .await?;
+        row.map(|row| {
+            let by = opt_text(&row, "locked_by")?;
+            let running: Option<i64> = row.try_get("running_job_id")?;
+            let token: Option<i64> = row.try_get("lock_token")?;
+            Ok(by.as_deref() == Some(node) && running == Some(f.job_id) && token == Some(f.token))
+        })
+        .transpose()
+    }
+
+    /// Writes one attempt's result inside the batch's transaction, once its
+    /// queue's row is locked and its lock checked.
+    async fn write_result(
+        &self,
+        tx: &mut MySqlConnection,
+        scope: &str,
+        now: DateTime<Utc>,
+        f: &JobFinish<'_>,
+    ) -> Result<Written> {
+        let q = &self.q;
         let (written, keep_lock) = match f.outcome {
             Outcome::Done => (
                 sqlx::query(q.job_complete.clone())
