@@ -97,7 +97,7 @@ impl Tables {
     /// `queuetopia_finish_batch`, `queuetopia_refresh`) become qualified names, and every other name
     /// starting with `queuetopia_` (indexes) gets the prefix instead.
     pub(crate) fn render(&self, sql: &str) -> String {
-        const TABLES: [&str; 7] = [
+        const TABLES: [&str; 8] = [
             "jobs",
             "queues",
             "migrations",
@@ -105,6 +105,7 @@ impl Tables {
             "finish",
             "finish_batch",
             "refresh",
+            "insert",
         ];
         let mut out = String::with_capacity(sql.len() + 64);
         let mut rest = sql;

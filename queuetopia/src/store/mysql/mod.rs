@@ -71,6 +71,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
     2 => "0002_functions",
     3 => "0003_finish_batch",
+    4 => "0004_insert_function",
 ];
 
 /// The MySQL / MariaDB store.
