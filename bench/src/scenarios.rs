@@ -87,10 +87,11 @@ impl Ctx {
         ((jobs as f64 * self.o.scale).round() as u64).max(1)
     }
 
-    /// A scope of its own, empty.
+    /// A scope of its own, empty, in tables without dead rows.
     async fn scope(&self, name: &str) -> Result<String, String> {
         let scope = format!("bench-{name}-{}", std::process::id());
         seed::forget(&self.db, &scope).await?;
+        seed::settle(&self.db).await?;
         Ok(scope)
     }
 

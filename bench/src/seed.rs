@@ -87,3 +87,20 @@ pub(crate) async fn forget(db: &Db, scope: &str) -> Result<(), String> {
     .await?;
     Ok(())
 }
+
+/// Leaves the tables as a server that vacuums them would: on PostgreSQL,
+/// vacuums and analyzes them, so that each scenario starts without the dead
+/// rows of the ones before (or of anything else, when autovacuum is off, as
+/// on this project's CI machine). MariaDB purges old row versions by itself,
+/// and SQLite keeps none.
+pub(crate) async fn settle(db: &Db) -> Result<(), String> {
+    if db.backend() == Backend::Postgres {
+        execute(
+            db,
+            "VACUUM (ANALYZE) queuetopia_jobs, queuetopia_queues".to_owned(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
