@@ -154,7 +154,13 @@ async fn drain(b: Builder, tally: &Tally, target: u64) -> Result<(f64, String), 
     let stats = q.stats();
     q.shutdown(Duration::from_secs(10)).await.map_err(err)?;
     let per_commit = stats.results as f64 / stats.result_commits.max(1) as f64;
-    Ok((seconds, format!("{per_commit:.1} results per commit")))
+    Ok((
+        seconds,
+        format!(
+            "{per_commit:.1} results per commit; {} claims by the loop",
+            stats.claims
+        ),
+    ))
 }
 
 pub(crate) async fn run_all(mut o: Options) -> Result<(), String> {

@@ -103,4 +103,3 @@ pub(crate) async fn settle(db: &Db) -> Result<(), String> {
     }
     Ok(())
 }
-

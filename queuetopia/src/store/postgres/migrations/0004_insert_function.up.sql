@@ -61,12 +61,19 @@ BEGIN
         FROM input
         GROUP BY queue
     ),
+    -- One lookup by primary key per queue (LIMIT keeps it one): planned
+    -- once for any input, a join could read every ready queue of the scope.
     claimable_before AS (
-        SELECT q.queue
-        FROM queuetopia_queues q
-        WHERE q.scope = $1 AND q.queue IN (SELECT queue FROM per_queue)
-            AND q.ready_at <= COALESCE($11::timestamptz, now())
-            AND (q.locked_until IS NULL OR q.locked_until <= COALESCE($11::timestamptz, now()))
+        SELECT p.queue
+        FROM per_queue p
+        JOIN LATERAL (
+            SELECT 1
+            FROM queuetopia_queues q
+            WHERE q.scope = $1 AND q.queue = p.queue
+                AND q.ready_at <= COALESCE($11::timestamptz, now())
+                AND (q.locked_until IS NULL OR q.locked_until <= COALESCE($11::timestamptz, now()))
+            LIMIT 1
+        ) q ON true
     ),
     queue_rows AS (
         INSERT INTO queuetopia_queues AS q (scope, queue, next_sequence, last_enqueued_at, ready_at)
