@@ -157,7 +157,7 @@ async fn drain(b: Builder, tally: &Tally, target: u64) -> Result<(f64, String), 
     Ok((
         seconds,
         format!(
-            "{per_commit:.1} results per commit; {} claims by the loop",
+            "{per_commit:.1} results per commit; {} claims",
             stats.claims
         ),
     ))
