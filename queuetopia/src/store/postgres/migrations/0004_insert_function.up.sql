@@ -123,3 +123,140 @@ BEGIN
     FROM inserted;
 END
 $fn$;
+
+-- The claim, as in migration 2 but for the running job's lookup (see
+-- below): with the statistics of a jobs table analyzed while nearly empty,
+-- its generic plan read every open job for each queue it examined (a
+-- claim took 2–5 ms instead of 0.3 with 10,000 open jobs).
+CREATE OR REPLACE FUNCTION queuetopia_claim(
+    p_scope text, p_now timestamptz, p_limit bigint, p_node text,
+    p_margin_ms bigint, p_token bigint, p_cap_ms bigint
+)
+RETURNS TABLE (
+    role text, abandoned boolean, examined integer, wake_now timestamptz, wake_next timestamptz,
+    id bigint, scope text, queue text, action text, params jsonb, sequence bigint,
+    scheduled_at timestamptz, timeout_ms bigint, max_backoff_ms bigint, max_attempts integer,
+    on_exhausted text, attempts integer, attempted_at timestamptz, attempted_by text,
+    next_attempt_at timestamptz, done_at timestamptz, given_up_at timestamptz, error text,
+    inserted_at timestamptz, updated_at timestamptz
+)
+LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz := COALESCE(p_now, now());
+    v_queues text[];
+BEGIN
+    -- Each statement below must see what was committed before it began.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'queuetopia needs READ COMMITTED transactions, not %',
+            current_setting('transaction_isolation');
+    END IF;
+    SELECT array_agg(l.queue) INTO v_queues
+    FROM (
+        SELECT q.queue
+        FROM queuetopia_queues q
+        WHERE q.scope = p_scope
+          AND q.ready_at <= v_now
+          AND (q.locked_until IS NULL OR q.locked_until <= v_now)
+        ORDER BY q.ready_at
+        LIMIT p_limit
+        FOR UPDATE SKIP LOCKED
+    ) l;
+    examined := COALESCE(cardinality(v_queues), 0);
+    IF examined > 0 THEN
+        -- A statement of its own: its snapshot is taken after the row locks
+        -- above were granted.
+        RETURN QUERY
+        WITH picked AS (
+            SELECT q.queue, q.running_job_id
+            FROM queuetopia_queues q
+            WHERE q.scope = p_scope AND q.queue = ANY(v_queues)
+        ),
+        decided AS (
+            SELECT
+                p.queue,
+                COALESCE(r.id, h.id) AS job_id,
+                CASE
+                    WHEN r.id IS NOT NULL THEN 'abandoned'
+                    WHEN h.id IS NULL OR h.attempts >= h.max_attempts THEN 'idle'
+                    WHEN h.scheduled_at > v_now OR h.next_attempt_at > v_now THEN 'waiting'
+                    ELSE 'run'
+                END AS decision,
+                GREATEST(h.scheduled_at, h.next_attempt_at) AS head_ready_at,
+                v_now + LEAST(COALESCE(r.timeout_ms, h.timeout_ms) + p_margin_ms, p_cap_ms)
+                    * interval '1 millisecond' AS lease_until
+            FROM picked p
+            -- A lookup by primary key alone: LIMIT keeps the job's state out
+            -- of the subquery, so no plan can serve it from the open-jobs
+            -- index (which a generic plan made while that index looked
+            -- small did, reading every open job for each queue).
+            LEFT JOIN LATERAL (
+                SELECT r.id, r.timeout_ms, r.done_at, r.given_up_at
+                FROM queuetopia_jobs r
+                WHERE r.id = p.running_job_id
+                LIMIT 1
+            ) r ON r.done_at IS NULL AND r.given_up_at IS NULL
+            LEFT JOIN LATERAL (
+                SELECT j.id, j.attempts, j.max_attempts, j.scheduled_at, j.next_attempt_at,
+                       j.timeout_ms
+                FROM queuetopia_jobs j
+                WHERE j.scope = p_scope AND j.queue = p.queue
+                  AND j.done_at IS NULL AND j.given_up_at IS NULL
+                ORDER BY j.scheduled_at, j.sequence
+                LIMIT 1
+            ) h ON true
+        ),
+        queue_update AS (
+            UPDATE queuetopia_queues q SET
+                locked_by = CASE WHEN d.decision IN ('run', 'abandoned') THEN p_node END,
+                locked_until = CASE WHEN d.decision IN ('run', 'abandoned') THEN d.lease_until END,
+                lock_token = CASE WHEN d.decision IN ('run', 'abandoned') THEN p_token END,
+                running_job_id = CASE WHEN d.decision IN ('run', 'abandoned') THEN d.job_id END,
+                ready_at = CASE d.decision
+                    WHEN 'run' THEN d.lease_until
+                    WHEN 'abandoned' THEN d.lease_until
+                    WHEN 'waiting' THEN d.head_ready_at
+                END
+            FROM decided d
+            WHERE q.scope = p_scope AND q.queue = d.queue
+        ),
+        job_update AS (
+            UPDATE queuetopia_jobs j SET
+                attempts = j.attempts + 1,
+                attempted_at = v_now,
+                attempted_by = p_node,
+                updated_at = v_now
+            FROM decided d
+            WHERE j.id = d.job_id AND d.decision = 'run'
+            RETURNING j.*
+        )
+        SELECT 'claimed', false, NULL::integer, NULL::timestamptz, NULL::timestamptz, u.*
+        FROM job_update u
+        UNION ALL
+        SELECT 'claimed', true, NULL::integer, NULL::timestamptz, NULL::timestamptz, j.*
+        FROM queuetopia_jobs j
+        JOIN decided d ON j.id = d.job_id AND d.decision = 'abandoned';
+    END IF;
+    role := 'examined';
+    IF examined < p_limit THEN
+        wake_now := v_now;
+        -- A queue still ready here was skipped: another transaction held its
+        -- row (another node's claim, or a creation, which wakes nobody when
+        -- the queue was already ready before it). Look again shortly.
+        IF EXISTS (
+            SELECT 1 FROM queuetopia_queues q
+            WHERE q.scope = p_scope AND q.ready_at <= v_now
+              AND (q.locked_until IS NULL OR q.locked_until <= v_now)
+        ) THEN
+            wake_next := v_now + interval '20 milliseconds';
+        ELSE
+            SELECT min(q.ready_at) INTO wake_next
+            FROM queuetopia_queues q
+            WHERE q.scope = p_scope AND q.ready_at > v_now;
+        END IF;
+    END IF;
+    RETURN NEXT;
+END
+$fn$;
