@@ -37,6 +37,7 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $fn$
 #variable_conflict use_column
 BEGIN
@@ -61,19 +62,19 @@ BEGIN
         FROM input
         GROUP BY queue
     ),
-    -- One lookup by primary key per queue (LIMIT keeps it one): planned
-    -- once for any input, a join could read every ready queue of the scope.
+    -- One lookup by primary key per queue: LIMIT keeps the queue's state
+    -- out of the subquery, so no plan (made once, for any input) can serve
+    -- it from the ready-queues index, reading every ready queue instead.
     claimable_before AS (
         SELECT p.queue
         FROM per_queue p
         JOIN LATERAL (
-            SELECT 1
+            SELECT q.ready_at, q.locked_until
             FROM queuetopia_queues q
             WHERE q.scope = $1 AND q.queue = p.queue
-                AND q.ready_at <= COALESCE($11::timestamptz, now())
-                AND (q.locked_until IS NULL OR q.locked_until <= COALESCE($11::timestamptz, now()))
             LIMIT 1
-        ) q ON true
+        ) q ON q.ready_at <= COALESCE($11::timestamptz, now())
+            AND (q.locked_until IS NULL OR q.locked_until <= COALESCE($11::timestamptz, now()))
     ),
     queue_rows AS (
         INSERT INTO queuetopia_queues AS q (scope, queue, next_sequence, last_enqueued_at, ready_at)
@@ -142,6 +143,7 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -260,3 +262,18 @@ BEGIN
     RETURN NEXT;
 END
 $fn$;
+
+-- Generic plans are made once per session, with the statistics of that
+-- moment: a table analyzed while nearly empty looks cheapest to read whole.
+-- Every statement of these functions has an index to use; never a full
+-- read of a table that may hold millions of jobs.
+ALTER FUNCTION queuetopia_refresh(text, text, timestamptz, boolean, boolean)
+    SET enable_seqscan = off;
+ALTER FUNCTION queuetopia_finish(
+    text, text, text, bigint, bigint, integer, timestamptz,
+    boolean, text, bigint, boolean, boolean, bigint, bigint, bigint, bigint, boolean
+) SET enable_seqscan = off;
+ALTER FUNCTION queuetopia_finish_batch(
+    text, text, timestamptz, text[], bigint[], bigint[], integer[], boolean[], text[],
+    bigint[], boolean[], boolean[], bigint, bigint, bigint, bigint, boolean
+) SET enable_seqscan = off;
