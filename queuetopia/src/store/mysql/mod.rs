@@ -731,21 +731,19 @@ impl MySqlStore {
         let mut tx = conn.begin().await?;
         let mut jobs = Vec::with_capacity(b.results.len());
         for f in &b.results {
-            let owned = if b.wait {
-                self.lock_check(&mut tx, b.scope, b.node, f).await?
-            } else {
-                match self.try_lock(&mut tx, b.scope, b.node, f).await? {
-                    Some(owned) => owned,
-                    None => {
-                        jobs.push(Written::Busy);
-                        continue;
-                    }
-                }
+            let sql = match b.wait {
+                true => self.q.lock_check.clone(),
+                false => self.q.queue_try_lock.clone(),
             };
-            jobs.push(match owned {
-                true => self.write_result(&mut tx, b.scope, now, f).await?,
-                false => Written::Lost,
-            });
+            jobs.push(
+                match Self::lock_row(&mut tx, sql, b.scope, b.node, f).await? {
+                    Some(true) => self.write_result(&mut tx, b.scope, now, f).await?,
+                    // A write that waits finds its row, or the queue is gone.
+                    Some(false) => Written::Lost,
+                    None if b.wait => Written::Lost,
+                    None => Written::Busy,
+                },
+            );
         }
         let tried = jobs.iter().filter(|w| !matches!(w, Written::Busy)).count();
         let next = match b.next_claim() {
@@ -759,48 +757,26 @@ impl MySqlStore {
         Ok(Finished { jobs, next })
     }
 
-    /// Locks a result's queue row, waiting for it; tells whether its lock
-    /// is still the one the attempt was claimed under.
-    async fn lock_check(
-        &self,
-        tx: &mut MySqlConnection,
-        scope: &str,
-        node: &str,
-        f: &JobFinish<'_>,
-    ) -> Result<bool> {
-        let owned = sqlx::query(self.q.lock_check.clone())
-            .bind(scope)
-            .bind(f.queue)
-            .bind(node)
-            .bind(f.job_id)
-            .bind(f.token)
-            .fetch_optional(&mut *tx)
-            .await?;
-        Ok(owned.is_some())
-    }
-
-    /// Locks a result's queue row unless another transaction holds it
-    /// (`None`); tells whether its lock is still the one the attempt was
+    /// Locks a result's queue row with `sql` (`lock_check`, which waits, or
+    /// `queue_try_lock`, which skips a row another transaction holds: then
+    /// `None`); tells whether its lock is still the one the attempt was
     /// claimed under.
-    async fn try_lock(
-        &self,
+    async fn lock_row(
         tx: &mut MySqlConnection,
+        sql: sqlx::SqlStr,
         scope: &str,
         node: &str,
         f: &JobFinish<'_>,
     ) -> Result<Option<bool>> {
-        let row = sqlx::query(self.q.queue_try_lock.clone())
+        let owned: Option<i64> = sqlx::query_scalar(sql)
+            .bind(node)
+            .bind(f.job_id)
+            .bind(f.token)
             .bind(scope)
             .bind(f.queue)
             .fetch_optional(&mut *tx)
             .await?;
-        row.map(|row| {
-            let by = opt_text(&row, "locked_by")?;
-            let running: Option<i64> = row.try_get("running_job_id")?;
-            let token: Option<i64> = row.try_get("lock_token")?;
-            Ok(by.as_deref() == Some(node) && running == Some(f.job_id) && token == Some(f.token))
-        })
-        .transpose()
+        Ok(owned.map(|owned| owned != 0))
     }
 
     /// Writes one attempt's result inside the batch's transaction, once its

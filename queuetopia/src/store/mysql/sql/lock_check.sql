@@ -1,8 +1,8 @@
--- Before a result is written: lock the queue's row, and check that its lock
--- is still the one this attempt was claimed under.
--- Binds: scope, queue, node, job id, lock token.
-SELECT 1
+-- Before a result is written: lock the queue's row, waiting for it, and
+-- tell whether its lock is still the one this attempt was claimed under
+-- (no row: the queue is gone). queue_try_lock.sql is the same without
+-- waiting. Binds: node, job id, lock token, scope, queue.
+SELECT (locked_by <=> ? AND running_job_id <=> ? AND lock_token <=> ?) AS owned
 FROM queuetopia_queues
 WHERE scope = ? AND queue = ?
-  AND locked_by = ? AND running_job_id = ? AND lock_token = ?
 FOR UPDATE
