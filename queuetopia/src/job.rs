@@ -305,6 +305,44 @@ impl NewJob {
     pub fn queue(&self) -> &str {
         &self.queue
     }
+
+    /// The job as a creation stored it, from what the store decided (`id`,
+    /// `sequence`, when it runs, when it was stored) and what was asked for:
+    /// durations as the store keeps them (whole milliseconds), never
+    /// attempted. The params are the ones asked for, as given.
+    pub(crate) fn stored(
+        &self,
+        scope: &str,
+        id: i64,
+        sequence: i64,
+        scheduled_at: DateTime<Utc>,
+        inserted_at: DateTime<Utc>,
+    ) -> Job {
+        let whole_ms = |d: Duration| Duration::from_millis(d.as_millis() as u64);
+        let o = &self.options;
+        Job {
+            id,
+            scope: scope.to_owned(),
+            queue: self.queue.clone(),
+            action: self.action.clone(),
+            params: self.params.clone(),
+            sequence,
+            scheduled_at,
+            timeout: whole_ms(o.timeout),
+            max_backoff: whole_ms(o.max_backoff),
+            max_attempts: o.max_attempts,
+            on_exhausted: o.on_exhausted,
+            attempts: 0,
+            attempted_at: None,
+            attempted_by: None,
+            next_attempt_at: None,
+            done_at: None,
+            given_up_at: None,
+            error: None,
+            inserted_at,
+            updated_at: inserted_at,
+        }
+    }
 }
 
 fn check_options(options: &JobOptions) -> Result<()> {

@@ -94,10 +94,11 @@ impl Tables {
     /// Rewrites SQL written for the default placement: the tables
     /// `queuetopia_jobs`, `queuetopia_queues` and `queuetopia_migrations`
     /// and PostgreSQL's functions (`queuetopia_claim`, `queuetopia_finish`,
-    /// `queuetopia_finish_batch`, `queuetopia_refresh`) become qualified names, and every other name
+    /// `queuetopia_finish_batch`, `queuetopia_refresh`, `queuetopia_insert`,
+    /// `queuetopia_insert_one`) become qualified names, and every other name
     /// starting with `queuetopia_` (indexes) gets the prefix instead.
     pub(crate) fn render(&self, sql: &str) -> String {
-        const TABLES: [&str; 8] = [
+        const TABLES: [&str; 9] = [
             "jobs",
             "queues",
             "migrations",
@@ -106,6 +107,7 @@ impl Tables {
             "finish_batch",
             "refresh",
             "insert",
+            "insert_one",
         ];
         let mut out = String::with_capacity(sql.len() + 64);
         let mut rest = sql;

@@ -185,6 +185,46 @@ async fn jobs_round_trip_every_field(kind: Kind) {
     ));
 }
 
+/// A batch returns each job as stored, in the order asked for, whatever the
+/// mix: queues interleaved (one of them already used), times finer than the
+/// store keeps, durations with parts of a millisecond, every option.
+async fn a_created_batch_is_returned_as_stored(kind: Kind) {
+    let t = fresh(kind).await;
+    let q = producer(&t.db, "s").await;
+    q.create_job("q1", "a", json!({}), opts()).await.unwrap();
+    let at = DateTime::from_timestamp(1_999_999_999, 123_456_789).expect("valid");
+    let jobs: Vec<NewJob> = (0..12)
+        .map(|i| {
+            let options = match i % 4 {
+                0 => opts(),
+                1 => opts().scheduled_at(at).max_attempts(2),
+                2 => opts()
+                    .delay(Duration::from_micros(1_500_700))
+                    .timeout(Duration::from_micros(1_234_567))
+                    .on_exhausted(ExhaustionPolicy::Hold),
+                _ => opts()
+                    .max_backoff(Duration::from_nanos(999_999))
+                    .on_exhausted(ExhaustionPolicy::Skip),
+            };
+            let params = json!({"i": i, "nested": {"é": [1.5, null, true, "x"]}});
+            NewJob::new(format!("q{}", i % 3), format!("a{i}"), params, options).unwrap()
+        })
+        .collect();
+    let created = q.create_jobs(jobs).await.unwrap();
+    assert_eq!(created.len(), 12);
+    for (i, job) in created.iter().enumerate() {
+        assert_eq!(job.params["i"], i, "{job:?}");
+        assert_eq!(job.action, format!("a{i}"));
+        assert_eq!(q.get_job(job.id).await.unwrap().job, *job);
+    }
+    let in_q1: Vec<i64> = created
+        .iter()
+        .filter(|j| j.queue == "q1")
+        .map(|j| j.sequence)
+        .collect();
+    assert_eq!(in_q1, [2, 3, 4, 5]);
+}
+
 async fn jobs_run_in_order_of_creation(kind: Kind) {
     let t = fresh(kind).await;
     let script = Script::new("n1");
@@ -2124,6 +2164,7 @@ behaviour_tests!(
     jobs_round_trip_every_field,
     jobs_run_in_order_of_creation,
     batch_creation_keeps_order_per_queue,
+    a_created_batch_is_returned_as_stored,
     a_slow_queue_does_not_delay_the_others,
     a_failing_job_blocks_only_its_queue_until_it_succeeds,
     a_panicking_job_is_a_recorded_failure,

@@ -597,33 +597,6 @@ macro_rules! migrations {
 }
 pub(crate) use migrations;
 
-/// Puts the rows returned by an insert in the order of the jobs asked for:
-/// inside each queue, sequence numbers follow that order.
-pub(crate) fn order_like_input(asked: &[NewJob], mut rows: Vec<Job>) -> Vec<Job> {
-    use std::collections::HashMap;
-    rows.sort_by(|a, b| (&a.queue, a.sequence).cmp(&(&b.queue, b.sequence)));
-    let mut by_queue: HashMap<String, std::vec::IntoIter<Job>> = HashMap::new();
-    let mut current: Option<(String, Vec<Job>)> = None;
-    for job in rows {
-        match &mut current {
-            Some((q, jobs)) if *q == job.queue => jobs.push(job),
-            _ => {
-                if let Some((q, jobs)) = current.take() {
-                    by_queue.insert(q, jobs.into_iter());
-                }
-                current = Some((job.queue.clone(), vec![job]));
-            }
-        }
-    }
-    if let Some((q, jobs)) = current {
-        by_queue.insert(q, jobs.into_iter());
-    }
-    asked
-        .iter()
-        .filter_map(|n| by_queue.get_mut(&n.queue).and_then(Iterator::next))
-        .collect()
-}
-
 #[cfg(test)]
 mod batch_tests;
 

@@ -21,8 +21,8 @@ use sqlx::{Connection, Row};
 
 use super::{
     ClaimBatch, ClaimSteps, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
-    Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk, order_like_input,
-    plan_inserts, ready_at, scheduled_at,
+    Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk, plan_inserts, ready_at,
+    scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -33,7 +33,6 @@ super::queries!(
     db_now,
     job_attempt,
     job_by_id,
-    job_by_sequences,
     job_complete,
     job_delete_done,
     job_fail,
@@ -72,6 +71,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     2 => "0002_functions",
     3 => "0003_finish_batch",
     4 => "0004_insert_function",
+    5 => "0005_lean_insert",
 ];
 
 /// The MySQL / MariaDB store.
@@ -87,6 +87,11 @@ fn time(t: NaiveDateTime) -> DateTime<Utc> {
 
 fn opt_time(t: Option<NaiveDateTime>) -> Option<DateTime<Utc>> {
     t.map(time)
+}
+
+/// A time as a DATETIME(6) column keeps it (sqlx sends whole microseconds).
+fn whole_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
 fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
@@ -204,7 +209,9 @@ impl MySqlStore {
         now: DateTime<Utc>,
     ) -> Result<Inserted> {
         let q = &self.q;
-        let mut next: HashMap<&str, (i64, i64, Option<DateTime<Utc>>)> = HashMap::new();
+        // What the server keeps of a time: whole microseconds.
+        let now = whole_micros(now);
+        let mut next: HashMap<&str, (i64, Option<DateTime<Utc>>)> = HashMap::new();
         let mut wake = false;
         for plan in plan_inserts(jobs, now) {
             sqlx::query(q.queue_upsert.clone())
@@ -225,17 +232,17 @@ impl MySqlStore {
             wake |= row.try_get::<Option<i64>, _>("ready")?.unwrap_or(0) != 0;
             let last: i64 = row.try_get("next_sequence")?;
             let enqueued: Option<NaiveDateTime> = row.try_get("last_enqueued_at")?;
-            let base = last - plan.count;
-            next.insert(plan.queue, (base, base, opt_time(enqueued)));
+            next.insert(plan.queue, (last - plan.count, opt_time(enqueued)));
         }
-        let mut lowest_id = i64::MAX;
+        let mut stored = Vec::with_capacity(jobs.len());
         for job in jobs {
             let o = &job.options;
-            let (sequence, _, enqueued) = next
+            let (sequence, enqueued) = next
                 .get_mut(job.queue.as_str())
                 .expect("every queue was upserted above");
             *sequence += 1;
-            let scheduled_at = scheduled_at(o.schedule, now).or(*enqueued).unwrap_or(now);
+            let scheduled_at =
+                whole_micros(scheduled_at(o.schedule, now).or(*enqueued).unwrap_or(now));
             let done = sqlx::query(q.job_insert.clone())
                 .bind(scope)
                 .bind(&job.queue)
@@ -251,27 +258,11 @@ impl MySqlStore {
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
-            let id = i64::try_from(done.last_insert_id()).unwrap_or(i64::MAX);
-            lowest_id = lowest_id.min(id);
+            let id = i64::try_from(done.last_insert_id())
+                .map_err(|_| sqlx::Error::Protocol("a job id beyond the range of i64".into()))?;
+            stored.push(job.stored(scope, id, *sequence, scheduled_at, now));
         }
-        let mut stored = Vec::with_capacity(jobs.len());
-        for (queue, (last, first, _)) in &next {
-            let rows = sqlx::query(q.job_by_sequences.clone())
-                .bind(scope)
-                .bind(*queue)
-                .bind(first + 1)
-                .bind(*last)
-                .bind(lowest_id)
-                .fetch_all(&mut *conn)
-                .await?;
-            for row in &rows {
-                stored.push(job_from_row(row)?);
-            }
-        }
-        Ok(Inserted {
-            jobs: order_like_input(jobs, stored),
-            wake,
-        })
+        Ok(Inserted { jobs: stored, wake })
     }
 
     /// Recomputes a queue's row from its head, under the row's lock.

@@ -16,7 +16,7 @@ use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
-    Migration, NextWake, Outcome, QueueClaim, Store, Written, order_like_input,
+    Migration, NextWake, Outcome, QueueClaim, Store, Written,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
@@ -31,6 +31,7 @@ super::queries!(
     job_delete_done,
     job_get,
     job_insert,
+    job_insert_one,
     job_list,
     job_queue,
     job_retry,
@@ -56,6 +57,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     2 => "0002_functions",
     3 => "0003_finish_batch",
     4 => "0004_insert_function",
+    5 => "0005_lean_insert",
 ];
 
 /// The PostgreSQL store.
@@ -209,64 +211,143 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
     now: Option<DateTime<Utc>>,
     channel: Option<&str>,
 ) -> Result<Inserted> {
-    if jobs.is_empty() {
-        return Ok(Inserted {
-            jobs: Vec::new(),
-            wake: false,
-        });
-    }
-    let n = jobs.len();
-    let mut queues = Vec::with_capacity(n);
-    let mut actions = Vec::with_capacity(n);
-    let mut params = Vec::with_capacity(n);
-    let mut scheduled = Vec::with_capacity(n);
-    let mut delays = Vec::with_capacity(n);
-    let mut timeouts = Vec::with_capacity(n);
-    let mut backoffs = Vec::with_capacity(n);
-    let mut attempts = Vec::with_capacity(n);
-    let mut policies = Vec::with_capacity(n);
-    for job in jobs {
-        let o = &job.options;
-        queues.push(job.queue.as_str());
-        actions.push(job.action.as_str());
-        params.push(Value::Object(job.params.clone()).to_string());
-        let (at, delay) = match o.schedule {
-            Schedule::Now => (None, None),
-            Schedule::At(t) => (Some(t), None),
-            Schedule::In(d) => (None, Some(millis(d))),
-        };
-        scheduled.push(at);
-        delays.push(delay);
-        timeouts.push(millis(o.timeout));
-        backoffs.push(millis(o.max_backoff));
-        attempts.push(i32::try_from(o.max_attempts).unwrap_or(i32::MAX));
-        policies.push(o.on_exhausted.map(ExhaustionPolicy::as_str));
-    }
-    let rows = sql
-        .query(|q| &q.job_insert)
-        .bind(scope)
-        .bind(queues)
-        .bind(actions)
-        .bind(params)
-        .bind(scheduled)
-        .bind(delays)
-        .bind(timeouts)
-        .bind(backoffs)
-        .bind(attempts)
-        .bind(policies)
-        .bind(now)
-        .bind(channel)
-        .fetch_all(executor)
-        .await?;
-    let stored = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
+    let rows = match jobs {
+        [] => {
+            return Ok(Inserted {
+                jobs: Vec::new(),
+                wake: false,
+            });
+        }
+        [job] => {
+            let (at, delay) = schedule(job.options.schedule);
+            let o = &job.options;
+            sql.query(|q| &q.job_insert_one)
+                .bind(scope)
+                .bind(&job.queue)
+                .bind(&job.action)
+                .bind(Value::Object(job.params.clone()).to_string())
+                .bind(at)
+                .bind(delay)
+                .bind(millis(o.timeout))
+                .bind(millis(o.max_backoff))
+                .bind(attempts(o.max_attempts))
+                .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
+                .bind(now)
+                .bind(channel)
+                .fetch_all(executor)
+                .await?
+        }
+        _ => {
+            let n = jobs.len();
+            let mut queues = Vec::with_capacity(n);
+            let mut actions = Vec::with_capacity(n);
+            let mut params = Vec::with_capacity(n);
+            let mut scheduled = Vec::with_capacity(n);
+            let mut delays = Vec::with_capacity(n);
+            let mut timeouts = Vec::with_capacity(n);
+            let mut backoffs = Vec::with_capacity(n);
+            let mut max_attempts = Vec::with_capacity(n);
+            let mut policies = Vec::with_capacity(n);
+            for job in jobs {
+                let o = &job.options;
+                let (at, delay) = schedule(o.schedule);
+                queues.push(job.queue.as_str());
+                actions.push(job.action.as_str());
+                params.push(Value::Object(job.params.clone()).to_string());
+                scheduled.push(at);
+                delays.push(delay);
+                timeouts.push(millis(o.timeout));
+                backoffs.push(millis(o.max_backoff));
+                max_attempts.push(attempts(o.max_attempts));
+                policies.push(o.on_exhausted.map(ExhaustionPolicy::as_str));
+            }
+            sql.query(|q| &q.job_insert)
+                .bind(scope)
+                .bind(queues)
+                .bind(actions)
+                .bind(params)
+                .bind(scheduled)
+                .bind(delays)
+                .bind(timeouts)
+                .bind(backoffs)
+                .bind(max_attempts)
+                .bind(policies)
+                .bind(now)
+                .bind(channel)
+                .fetch_all(executor)
+                .await?
+        }
+    };
     let wake = match rows.first() {
         Some(row) => row.try_get::<Option<bool>, _>("wake")?.unwrap_or(false),
         None => false,
     };
     Ok(Inserted {
-        jobs: order_like_input(jobs, stored),
+        jobs: created_jobs(scope, jobs, &rows)?,
         wake,
     })
+}
+
+/// A job's schedule as the creation functions take it: a time, or a delay
+/// in milliseconds, or neither for "now".
+fn schedule(schedule: Schedule) -> (Option<DateTime<Utc>>, Option<i64>) {
+    match schedule {
+        Schedule::Now => (None, None),
+        Schedule::At(t) => (Some(t), None),
+        Schedule::In(d) => (None, Some(millis(d))),
+    }
+}
+
+fn attempts(max_attempts: u32) -> i32 {
+    i32::try_from(max_attempts).unwrap_or(i32::MAX)
+}
+
+/// The jobs a creation stored, in the order asked for. The functions return
+/// what the server decided for each job (id, sequence, times) with its
+/// queue; inside a queue, sequence numbers follow the order asked for, which
+/// pairs each row with its job whatever order the rows come in.
+fn created_jobs(scope: &str, asked: &[NewJob], rows: &[PgRow]) -> Result<Vec<Job>> {
+    struct Created<'r> {
+        id: i64,
+        queue: &'r str,
+        sequence: i64,
+        scheduled_at: DateTime<Utc>,
+        inserted_at: DateTime<Utc>,
+    }
+    let mut created = rows
+        .iter()
+        .map(|row| {
+            Ok(Created {
+                id: row.try_get("id")?,
+                queue: row.try_get("queue")?,
+                sequence: row.try_get("sequence")?,
+                scheduled_at: row.try_get("scheduled_at")?,
+                inserted_at: row.try_get("inserted_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    created.sort_unstable_by(|a, b| (a.queue, a.sequence).cmp(&(b.queue, b.sequence)));
+    // Each queue's next row: the first of its run, then one on per job.
+    let mut next: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in created.iter().enumerate().rev() {
+        next.insert(c.queue, i);
+    }
+    asked
+        .iter()
+        .map(|job| {
+            let c = next
+                .get_mut(job.queue.as_str())
+                .and_then(|i| {
+                    let c = created.get(*i).filter(|c| c.queue == job.queue);
+                    *i += 1;
+                    c
+                })
+                .ok_or_else(|| {
+                    sqlx::Error::Protocol("a creation returned fewer jobs than asked".into())
+                })?;
+            Ok(job.stored(scope, c.id, c.sequence, c.scheduled_at, c.inserted_at))
+        })
+        .collect()
 }
 
 fn job_from_row(row: &PgRow) -> Result<Job> {

@@ -18,7 +18,7 @@ use sqlx::{Connection, Row};
 use super::{
     ClaimBatch, ClaimSteps, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish,
     LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk,
-    order_like_input, plan_inserts, scheduled_at,
+    plan_inserts, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
@@ -58,6 +58,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     2 => "0002_functions",
     3 => "0003_finish_batch",
     4 => "0004_insert_function",
+    5 => "0005_lean_insert",
 ];
 
 /// Every write transaction takes the write lock at once, so that two writers
@@ -192,6 +193,7 @@ async fn insert(
         let enqueued: Option<i64> = row.try_get("last_enqueued_at")?;
         next.insert(plan.queue, (last - plan.count, enqueued));
     }
+    let inserted_at = time(micros(now))?;
     let mut stored = Vec::with_capacity(jobs.len());
     for job in jobs {
         let o = &job.options;
@@ -203,7 +205,7 @@ async fn insert(
             .map(micros)
             .or(*enqueued)
             .unwrap_or_else(|| micros(now));
-        let row = sqlx::query(q.job_insert.clone())
+        let id: i64 = sqlx::query_scalar(q.job_insert.clone())
             .bind(scope)
             .bind(&job.queue)
             .bind(&job.action)
@@ -217,12 +219,9 @@ async fn insert(
             .bind(micros(now))
             .fetch_one(&mut *conn)
             .await?;
-        stored.push(job_from_row(&row)?);
+        stored.push(job.stored(scope, id, *sequence, time(scheduled_at)?, inserted_at));
     }
-    Ok(Inserted {
-        jobs: order_like_input(jobs, stored),
-        wake,
-    })
+    Ok(Inserted { jobs: stored, wake })
 }
 
 /// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.

@@ -1,0 +1,2 @@
+-- PostgreSQL's creation functions return less from this version on; this
+-- backend has nothing to change.
