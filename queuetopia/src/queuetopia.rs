@@ -124,6 +124,11 @@ impl Queuetopia {
     /// `params` may be a struct that serializes to a JSON object, or a
     /// `serde_json::Value::Object`.
     ///
+    /// Returns the job as stored, with the params as given: PostgreSQL
+    /// stores JSON numbers as decimals, so a float such as `1e16` is read
+    /// back later (by [`Queuetopia::get_job`], or a performer) as the
+    /// integer `10000000000000000`.
+    ///
     /// # Errors
     ///
     /// [`Error::Validation`] naming the field for a bad value, and then
