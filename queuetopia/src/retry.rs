@@ -56,27 +56,13 @@ mod tests {
 
     fn job(attempts: u32, max_attempts: u32, max_backoff: Duration) -> Job {
         let now = Utc::now();
+        let options = crate::JobOptions::default().max_backoff(max_backoff);
+        let new = crate::NewJob::new("q", "a", serde_json::json!({}), options).expect("valid");
+        // Any counts, even those a creation would refuse.
         Job {
-            id: 1,
-            scope: "s".into(),
-            queue: "q".into(),
-            action: "a".into(),
-            params: Default::default(),
-            sequence: 1,
-            scheduled_at: now,
-            timeout: Duration::from_secs(60),
-            max_backoff,
-            max_attempts,
-            on_exhausted: None,
             attempts,
-            attempted_at: None,
-            attempted_by: None,
-            next_attempt_at: None,
-            done_at: None,
-            given_up_at: None,
-            error: None,
-            inserted_at: now,
-            updated_at: now,
+            max_attempts,
+            ..new.stored("s", 1, 1, now, now)
         }
     }
 

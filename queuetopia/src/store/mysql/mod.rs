@@ -71,7 +71,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     2 => "0002_functions",
     3 => "0003_finish_batch",
     4 => "0004_insert_function",
-    5 => "0005_lean_insert",
+    5 => "0005_insert_one",
 ];
 
 /// The MySQL / MariaDB store.

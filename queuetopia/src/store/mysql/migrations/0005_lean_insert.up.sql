@@ -1,2 +1,0 @@
--- PostgreSQL's creation functions return less from this version on; this
--- backend has nothing to change.
