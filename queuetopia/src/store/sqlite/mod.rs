@@ -59,6 +59,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     3 => "0003_finish_batch",
     4 => "0004_insert_function",
     5 => "0005_insert_one",
+    6 => "0006_lookups_by_key",
 ];
 
 /// Every write transaction takes the write lock at once, so that two writers

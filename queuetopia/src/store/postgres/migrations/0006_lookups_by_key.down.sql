@@ -1,0 +1,3 @@
+-- The claim and the batch of results stay as migration 6 left them (same
+-- signatures, same results): their lookups written so that no plan reads
+-- every queue of a scope.
