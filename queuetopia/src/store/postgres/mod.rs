@@ -212,73 +212,17 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
     now: Option<DateTime<Utc>>,
     channel: Option<&str>,
 ) -> Result<Inserted> {
-    let rows = match jobs {
+    let query = match jobs {
         [] => {
             return Ok(Inserted {
                 jobs: Vec::new(),
                 wake: false,
             });
         }
-        [job] => {
-            let (at, delay) = schedule(job.options.schedule);
-            let o = &job.options;
-            sql.query(|q| &q.job_insert_one)
-                .bind(scope)
-                .bind(&job.queue)
-                .bind(&job.action)
-                .bind(Value::Object(job.params.clone()).to_string())
-                .bind(at)
-                .bind(delay)
-                .bind(millis(o.timeout))
-                .bind(millis(o.max_backoff))
-                .bind(attempts(o.max_attempts))
-                .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
-                .bind(now)
-                .bind(channel)
-                .fetch_all(executor)
-                .await?
-        }
-        _ => {
-            let n = jobs.len();
-            let mut queues = Vec::with_capacity(n);
-            let mut actions = Vec::with_capacity(n);
-            let mut params = Vec::with_capacity(n);
-            let mut scheduled = Vec::with_capacity(n);
-            let mut delays = Vec::with_capacity(n);
-            let mut timeouts = Vec::with_capacity(n);
-            let mut backoffs = Vec::with_capacity(n);
-            let mut max_attempts = Vec::with_capacity(n);
-            let mut policies = Vec::with_capacity(n);
-            for job in jobs {
-                let o = &job.options;
-                let (at, delay) = schedule(o.schedule);
-                queues.push(job.queue.as_str());
-                actions.push(job.action.as_str());
-                params.push(Value::Object(job.params.clone()).to_string());
-                scheduled.push(at);
-                delays.push(delay);
-                timeouts.push(millis(o.timeout));
-                backoffs.push(millis(o.max_backoff));
-                max_attempts.push(attempts(o.max_attempts));
-                policies.push(o.on_exhausted.map(ExhaustionPolicy::as_str));
-            }
-            sql.query(|q| &q.job_insert)
-                .bind(scope)
-                .bind(queues)
-                .bind(actions)
-                .bind(params)
-                .bind(scheduled)
-                .bind(delays)
-                .bind(timeouts)
-                .bind(backoffs)
-                .bind(max_attempts)
-                .bind(policies)
-                .bind(now)
-                .bind(channel)
-                .fetch_all(executor)
-                .await?
-        }
+        [job] => insert_one(sql, scope, job),
+        _ => insert_many(sql, scope, jobs),
     };
+    let rows = query.bind(now).bind(channel).fetch_all(executor).await?;
     let wake = match rows.first() {
         Some(row) => row.try_get::<Option<bool>, _>("wake")?.unwrap_or(false),
         None => false,
@@ -287,6 +231,64 @@ async fn insert<'e, E: Executor<'e, Database = Postgres>>(
         jobs: created_jobs(scope, jobs, &rows)?,
         wake,
     })
+}
+
+type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;
+
+/// `job_insert_one.sql` with one job bound, all but the clock and channel.
+fn insert_one(sql: &Sql, scope: &str, job: &NewJob) -> PgQuery {
+    let o = &job.options;
+    let (at, delay) = schedule(o.schedule);
+    sql.query(|q| &q.job_insert_one)
+        .bind(scope)
+        .bind(&job.queue)
+        .bind(&job.action)
+        .bind(Value::Object(job.params.clone()).to_string())
+        .bind(at)
+        .bind(delay)
+        .bind(millis(o.timeout))
+        .bind(millis(o.max_backoff))
+        .bind(attempts(o.max_attempts))
+        .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
+}
+
+/// `job_insert.sql` with the jobs bound as one array per column, all but
+/// the clock and channel.
+fn insert_many(sql: &Sql, scope: &str, jobs: &[NewJob]) -> PgQuery {
+    let n = jobs.len();
+    let mut queues = Vec::with_capacity(n);
+    let mut actions = Vec::with_capacity(n);
+    let mut params = Vec::with_capacity(n);
+    let mut scheduled = Vec::with_capacity(n);
+    let mut delays = Vec::with_capacity(n);
+    let mut timeouts = Vec::with_capacity(n);
+    let mut backoffs = Vec::with_capacity(n);
+    let mut max_attempts = Vec::with_capacity(n);
+    let mut policies = Vec::with_capacity(n);
+    for job in jobs {
+        let o = &job.options;
+        let (at, delay) = schedule(o.schedule);
+        queues.push(job.queue.as_str());
+        actions.push(job.action.as_str());
+        params.push(Value::Object(job.params.clone()).to_string());
+        scheduled.push(at);
+        delays.push(delay);
+        timeouts.push(millis(o.timeout));
+        backoffs.push(millis(o.max_backoff));
+        max_attempts.push(attempts(o.max_attempts));
+        policies.push(o.on_exhausted.map(ExhaustionPolicy::as_str));
+    }
+    sql.query(|q| &q.job_insert)
+        .bind(scope)
+        .bind(queues)
+        .bind(actions)
+        .bind(params)
+        .bind(scheduled)
+        .bind(delays)
+        .bind(timeouts)
+        .bind(backoffs)
+        .bind(max_attempts)
+        .bind(policies)
 }
 
 /// A job's schedule as the creation functions take it: a time, or a delay
