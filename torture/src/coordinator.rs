@@ -14,7 +14,8 @@ use crate::ledger::{Ledger, now_us};
 struct Node {
     name: String,
     child: Child,
-    spawned_at: Instant,
+    /// Whether it said it handles SIGTERM (the first line of its log).
+    ready: bool,
 }
 
 struct Fleet {
@@ -52,9 +53,22 @@ impl Fleet {
         self.nodes.push(Node {
             name,
             child,
-            spawned_at: Instant::now(),
+            ready: false,
         });
         Ok(())
+    }
+
+    /// Whether node `i` handles SIGTERM yet: its log starts with the line
+    /// it writes once its handler is in place. Before that (a node just
+    /// started, or stopped as it started) SIGTERM would kill it outright.
+    fn ready(&mut self, i: usize) -> bool {
+        let node = &mut self.nodes[i];
+        if !node.ready {
+            let log = std::fs::read_to_string(self.log_dir.join(format!("{}.log", node.name)))
+                .unwrap_or_default();
+            node.ready = log.starts_with(crate::node::READY);
+        }
+        node.ready
     }
 
     fn pick(&self, n: u64) -> usize {
@@ -356,11 +370,9 @@ pub(crate) async fn run(o: Options) -> Result<bool, String> {
             faults.stops.push((name, from, to));
             next_stop = o.stop_every.map(|d| Instant::now() + d);
         }
-        // A node just started may not listen for SIGTERM yet: only nodes
-        // that have run a second are terminated.
-        let settled: Vec<usize> = (0..fleet.nodes.len())
-            .filter(|i| fleet.nodes[*i].spawned_at.elapsed() > Duration::from_secs(1))
-            .collect();
+        // A node may not handle SIGTERM yet (just started, or stopped as it
+        // started): only nodes that said they do are terminated.
+        let settled: Vec<usize> = (0..fleet.nodes.len()).filter(|i| fleet.ready(*i)).collect();
         if next_term.is_some_and(|t| now >= t) && !settled.is_empty() {
             let i = settled[(dice.roll() % settled.len() as u64) as usize];
             let name = fleet.nodes[i].name.clone();
@@ -395,6 +407,11 @@ pub(crate) async fn run(o: Options) -> Result<bool, String> {
     // Every node stops cleanly and leaves no lock.
     while !fleet.nodes.is_empty() {
         let name = fleet.nodes[0].name.clone();
+        // A node started just now is given the time to say it is ready.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !fleet.ready(0) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let clean = fleet.terminate(0).await;
         if !clean {
             eprintln!("torture: {name} did not stop cleanly");

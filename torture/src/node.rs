@@ -165,10 +165,14 @@ async fn start(
     Ok((q, ledger))
 }
 
+/// The first line of a node's log: it handles SIGTERM from then on.
+pub(crate) const READY: &str = "torture: node ready";
+
 pub(crate) async fn run(args: &[String]) -> Result<bool, String> {
     // First of all, so that a SIGTERM during start-up still stops cleanly.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
+    eprintln!("{READY}");
     let [backend, url, scope, name, fail_rate, job_ms] = args else {
         return Err("node: BACKEND URL SCOPE NAME FAIL_RATE JOB_MS".into());
     };
