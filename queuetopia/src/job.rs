@@ -318,7 +318,6 @@ impl NewJob {
         scheduled_at: DateTime<Utc>,
         inserted_at: DateTime<Utc>,
     ) -> Job {
-        let whole_ms = |d: Duration| Duration::from_millis(d.as_millis() as u64);
         let o = &self.options;
         Job {
             id,
@@ -328,8 +327,8 @@ impl NewJob {
             params: self.params.clone(),
             sequence,
             scheduled_at,
-            timeout: whole_ms(o.timeout),
-            max_backoff: whole_ms(o.max_backoff),
+            timeout: duration(millis(o.timeout)),
+            max_backoff: duration(millis(o.max_backoff)),
             max_attempts: o.max_attempts,
             on_exhausted: o.on_exhausted,
             attempts: 0,
@@ -449,6 +448,11 @@ fn depth(map: &Map<String, Value>) -> usize {
 /// Milliseconds of a checked duration, as stored in the database.
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).expect("durations are checked to be at most 10 years")
+}
+
+/// A duration stored as milliseconds (a negative count reads as zero).
+pub(crate) fn duration(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use super::{
     scheduled_at,
 };
 use crate::error::{Error, Result};
-use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
+use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
 use crate::list::{JobFilter, QueueInfo, QueueRow};
 use crate::tables::Tables;
 
@@ -97,10 +97,6 @@ fn whole_micros(t: DateTime<Utc>) -> DateTime<Utc> {
 
 fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     t + chrono::Duration::milliseconds(millis(d))
-}
-
-fn duration(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 fn count(n: i32) -> u32 {

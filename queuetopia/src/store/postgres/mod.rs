@@ -19,7 +19,7 @@ use super::{
     Migration, NextWake, Outcome, QueueClaim, Store, Written,
 };
 use crate::error::{Error, Result};
-use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, millis};
+use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, duration, millis};
 use crate::list::{JobFilter, QueueInfo, QueueRow};
 use crate::tables::Tables;
 
@@ -248,7 +248,7 @@ fn insert_one(sql: &Sql, scope: &str, job: &NewJob) -> PgQuery {
         .bind(delay)
         .bind(millis(o.timeout))
         .bind(millis(o.max_backoff))
-        .bind(attempts(o.max_attempts))
+        .bind(int4(o.max_attempts))
         .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
 }
 
@@ -275,7 +275,7 @@ fn insert_many(sql: &Sql, scope: &str, jobs: &[NewJob]) -> PgQuery {
         delays.push(delay);
         timeouts.push(millis(o.timeout));
         backoffs.push(millis(o.max_backoff));
-        max_attempts.push(attempts(o.max_attempts));
+        max_attempts.push(int4(o.max_attempts));
         policies.push(o.on_exhausted.map(ExhaustionPolicy::as_str));
     }
     sql.query(|q| &q.job_insert)
@@ -301,8 +301,9 @@ fn schedule(schedule: Schedule) -> (Option<DateTime<Utc>>, Option<i64>) {
     }
 }
 
-fn attempts(max_attempts: u32) -> i32 {
-    i32::try_from(max_attempts).unwrap_or(i32::MAX)
+/// A count as PostgreSQL's `integer` holds it (counts are checked to fit).
+fn int4(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 /// The jobs a creation stored, in the order asked for. The functions return
@@ -383,10 +384,6 @@ fn job_from_row(row: &PgRow) -> Result<Job> {
     })
 }
 
-fn duration(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
 fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
@@ -454,8 +451,67 @@ fn result_params<'a>(f: &JobFinish<'a>) -> (bool, Option<&'a str>, i64, bool, bo
     }
 }
 
-fn attempt_number(f: &JobFinish<'_>) -> i32 {
-    i32::try_from(f.attempt).unwrap_or(i32::MAX)
+/// `finish_one.sql` with one result bound, all but the next claim's
+/// parameters.
+fn finish_one(sql: &Sql, b: &FinishBatch<'_>, f: &JobFinish<'_>) -> PgQuery {
+    let (ok, error, backoff, give_up, keep_lock) = result_params(f);
+    sql.query(|q| &q.finish_one)
+        .bind(b.scope)
+        .bind(b.node)
+        .bind(b.now)
+        .bind(f.queue)
+        .bind(f.job_id)
+        .bind(f.token)
+        .bind(int4(f.attempt))
+        .bind(ok)
+        .bind(error)
+        .bind(backoff)
+        .bind(give_up)
+        .bind(keep_lock)
+}
+
+/// `finish.sql` with the results bound as one array per column, all but the
+/// next claim's parameters.
+fn finish_many(sql: &Sql, b: &FinishBatch<'_>) -> PgQuery {
+    let n = b.results.len();
+    let (mut queues, mut ids, mut tokens, mut attempts) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut oks, mut errors, mut backoffs, mut give_ups, mut keep_locks) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for f in &b.results {
+        let (ok, error, backoff, give_up, keep_lock) = result_params(f);
+        queues.push(f.queue);
+        ids.push(f.job_id);
+        tokens.push(f.token);
+        attempts.push(int4(f.attempt));
+        oks.push(ok);
+        errors.push(error);
+        backoffs.push(backoff);
+        give_ups.push(give_up);
+        keep_locks.push(keep_lock);
+    }
+    sql.query(|q| &q.finish)
+        .bind(b.scope)
+        .bind(b.node)
+        .bind(b.now)
+        .bind(queues)
+        .bind(ids)
+        .bind(tokens)
+        .bind(attempts)
+        .bind(oks)
+        .bind(errors)
+        .bind(backoffs)
+        .bind(give_ups)
+        .bind(keep_locks)
 }
 
 #[async_trait]
@@ -565,62 +621,9 @@ impl Store for PgStore {
         let n = b.results.len();
         let next = b.next_claim();
         let mut s = self.session().await?;
-        let query = if let [f] = &b.results[..] {
-            let (ok, error, backoff, give_up, keep_lock) = result_params(f);
-            self.sql
-                .query(|q| &q.finish_one)
-                .bind(b.scope)
-                .bind(b.node)
-                .bind(b.now)
-                .bind(f.queue)
-                .bind(f.job_id)
-                .bind(f.token)
-                .bind(attempt_number(f))
-                .bind(ok)
-                .bind(error)
-                .bind(backoff)
-                .bind(give_up)
-                .bind(keep_lock)
-        } else {
-            let (mut queues, mut ids, mut tokens, mut attempts) = (
-                Vec::with_capacity(n),
-                Vec::with_capacity(n),
-                Vec::with_capacity(n),
-                Vec::with_capacity(n),
-            );
-            let (mut oks, mut errors, mut backoffs, mut give_ups, mut keep_locks) = (
-                Vec::with_capacity(n),
-                Vec::with_capacity(n),
-                Vec::with_capacity(n),
-                Vec::with_capacity(n),
-                Vec::with_capacity(n),
-            );
-            for f in &b.results {
-                let (ok, error, backoff, give_up, keep_lock) = result_params(f);
-                queues.push(f.queue);
-                ids.push(f.job_id);
-                tokens.push(f.token);
-                attempts.push(attempt_number(f));
-                oks.push(ok);
-                errors.push(error);
-                backoffs.push(backoff);
-                give_ups.push(give_up);
-                keep_locks.push(keep_lock);
-            }
-            self.sql
-                .query(|q| &q.finish)
-                .bind(b.scope)
-                .bind(b.node)
-                .bind(b.now)
-                .bind(queues)
-                .bind(ids)
-                .bind(tokens)
-                .bind(attempts)
-                .bind(oks)
-                .bind(errors)
-                .bind(backoffs)
-                .bind(give_ups)
-                .bind(keep_locks)
+        let query = match &b.results[..] {
+            [f] => finish_one(&self.sql, &b, f),
+            _ => finish_many(&self.sql, &b),
         };
         let rows = query
             .bind(next.as_ref().map_or(0, |c| i64::from(c.limit)))

@@ -21,7 +21,7 @@ use super::{
     plan_inserts, scheduled_at,
 };
 use crate::error::{Error, Result};
-use crate::job::{ExhaustionPolicy, Job, NewJob, millis};
+use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
 use crate::list::{JobFilter, QueueInfo, QueueRow};
 use crate::tables::Tables;
 
@@ -127,10 +127,6 @@ fn opt_time(us: Option<i64>) -> Result<Option<DateTime<Utc>>> {
 
 fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     t + chrono::Duration::milliseconds(millis(d))
-}
-
-fn duration(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 fn count(n: i64) -> u32 {
