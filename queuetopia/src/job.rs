@@ -58,6 +58,18 @@ pub struct Job {
 }
 
 impl Job {
+    /// The job once `node` counted a new attempt of it at `now`: what the
+    /// attempt's update writes, for the store that cannot return the row it
+    /// wrote (MySQL).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    pub(crate) fn attempted(mut self, node: &str, now: DateTime<Utc>) -> Job {
+        self.attempts += 1;
+        self.attempted_at = Some(now);
+        self.attempted_by = Some(node.to_owned());
+        self.updated_at = now;
+        self
+    }
+
     /// Deserializes the params into a typed value.
     ///
     /// # Errors

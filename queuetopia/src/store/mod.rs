@@ -122,6 +122,19 @@ pub(crate) struct JobFinish<'a> {
     pub(crate) outcome: Outcome<'a>,
 }
 
+impl JobFinish<'_> {
+    /// A failed attempt whose queue keeps its lock until the lease runs out.
+    pub(crate) fn keeps_lock(&self) -> bool {
+        matches!(
+            self.outcome,
+            Outcome::Failed {
+                keep_lock: true,
+                ..
+            }
+        )
+    }
+}
+
 /// Results of one node's attempts, written in one transaction (one commit
 /// for all), in queue order (the order their rows are locked in); with
 /// `next`, the claim of up to `next.limit` queues for the freed slots rides
@@ -382,8 +395,9 @@ pub(crate) trait ClaimSteps: Send {
         lock: Option<(DateTime<Utc>, i64)>,
         ready_at: Option<DateTime<Utc>>,
     ) -> Result<()>;
-    /// Counts a new attempt of a job; returns the job as updated.
-    async fn count_attempt(&mut self, id: i64) -> Result<Job>;
+    /// Locks the head's queue for it until `until` (the attempt's lease) and
+    /// counts the head's new attempt; returns the head as updated.
+    async fn take(&mut self, head: Job, until: DateTime<Utc>) -> Result<Job>;
 }
 
 /// Decides and writes, queue by queue, what a claim does with its ready
@@ -420,11 +434,8 @@ pub(crate) async fn claim_walk(
         match (decide(head.as_ref().map(Head::of), now), head) {
             (Decision::Run, Some(head)) => {
                 let lease = until(&head);
-                steps
-                    .set_queue(&queue, Some((lease, head.id)), Some(lease))
-                    .await?;
                 claimed.push(Claimed {
-                    job: steps.count_attempt(head.id).await?,
+                    job: steps.take(head, lease).await?,
                     abandoned: false,
                 });
             }

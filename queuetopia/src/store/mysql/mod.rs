@@ -20,9 +20,9 @@ use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row};
 
 use super::{
-    ClaimBatch, ClaimSteps, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
-    Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk, plan_inserts, ready_at,
-    scheduled_at,
+    ClaimBatch, ClaimSteps, Claimed, Decision, FinishBatch, Finished, Head, Inserted, JobAction,
+    JobFinish, LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk,
+    decide, plan_inserts, ready_at, scheduled_at,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
@@ -31,7 +31,6 @@ use crate::tables::Tables;
 
 super::queries!(
     db_now,
-    job_attempt,
     job_by_id,
     job_complete,
     job_delete_done,
@@ -43,6 +42,7 @@ super::queries!(
     job_open,
     job_retry,
     job_skip,
+    job_written,
     lock_check,
     lock_release_all,
     lock_renew,
@@ -59,6 +59,7 @@ super::queries!(
     queue_refresh,
     queue_row,
     queue_set,
+    queue_take,
     queue_try_lock,
     queue_upsert,
     queue_upserted,
@@ -272,33 +273,89 @@ impl MySqlStore {
         release_lock: bool,
         clear_running: bool,
     ) -> Result<()> {
-        let q = &self.q;
-        let row = sqlx::query(q.queue_row.clone())
+        let row = sqlx::query(self.q.queue_row.clone())
             .bind(scope)
             .bind(queue)
             .fetch_one(&mut *conn)
             .await?;
-        let locked_until = opt_time(row.try_get("locked_until")?);
-        let blocked_since = opt_time(row.try_get("blocked_since")?);
-        let head = self.head(conn, scope, queue).await?;
-        let kept = if release_lock { None } else { locked_until };
-        let ready = ready_at(head.as_ref(), kept, now);
-        let blocked = match &head {
-            Some(h) if h.error.is_some() => Some(blocked_since.unwrap_or(now)),
-            _ => None,
+        let seen = QueueSeen {
+            locked_until: opt_time(row.try_get("locked_until")?),
+            blocked_since: opt_time(row.try_get("blocked_since")?),
         };
-        sqlx::query(q.queue_refresh.clone())
-            .bind(clear_running)
-            .bind(release_lock)
-            .bind(release_lock)
-            .bind(release_lock)
+        let head = self.head(conn, scope, queue).await?;
+        let refresh = Refresh {
+            scope,
+            queue,
+            now,
+            release_lock,
+            clear_running,
+        };
+        self.write_refresh(conn, &refresh, &seen, head.as_ref())
+            .await
+    }
+
+    /// Writes a queue's row as recomputed from its head, read under the
+    /// row's lock, and from what the row held (`seen`).
+    async fn write_refresh(
+        &self,
+        conn: &mut MySqlConnection,
+        r: &Refresh<'_>,
+        seen: &QueueSeen,
+        head: Option<&Job>,
+    ) -> Result<()> {
+        let kept = if r.release_lock {
+            None
+        } else {
+            seen.locked_until
+        };
+        let ready = ready_at(head, kept, r.now);
+        let blocked = head
+            .filter(|h| h.error.is_some())
+            .map(|_| seen.blocked_since.unwrap_or(r.now));
+        sqlx::query(self.q.queue_refresh.clone())
+            .bind(r.clear_running)
+            .bind(r.release_lock)
+            .bind(r.release_lock)
+            .bind(r.release_lock)
             .bind(ready)
             .bind(blocked)
-            .bind(scope)
-            .bind(queue)
+            .bind(r.scope)
+            .bind(r.queue)
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// Locks a queue for its head until `until` and counts the head's new
+    /// attempt, in one statement; `blocked`, when given, is the queue's new
+    /// `blocked_since`. Returns the head as written.
+    async fn take(
+        &self,
+        conn: &mut MySqlConnection,
+        claim: &QueueClaim<'_>,
+        head: Job,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        blocked: Option<Option<DateTime<Utc>>>,
+    ) -> Result<Job> {
+        let now = whole_micros(now);
+        sqlx::query(self.q.queue_take.clone())
+            .bind(claim.node)
+            .bind(until)
+            .bind(claim.token)
+            .bind(head.id)
+            .bind(until)
+            .bind(blocked.is_some())
+            .bind(blocked.flatten())
+            .bind(now)
+            .bind(claim.node)
+            .bind(now)
+            .bind(claim.scope)
+            .bind(&head.queue)
+            .bind(head.id)
+            .execute(conn)
+            .await?;
+        Ok(head.attempted(claim.node, now))
     }
 
     async fn head(
@@ -365,6 +422,35 @@ impl MySqlStore {
     }
 }
 
+/// Starts a READ COMMITTED transaction in one round trip.
+const BEGIN_READ_COMMITTED: &str =
+    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION";
+
+/// What a queue's row held when its lock was taken, for its refresh.
+struct QueueSeen {
+    locked_until: Option<DateTime<Utc>>,
+    blocked_since: Option<DateTime<Utc>>,
+}
+
+/// A result's queue row, locked.
+struct RowLock {
+    /// Its lock is still the one the attempt was claimed under.
+    owned: bool,
+    /// The database's clock.
+    now: DateTime<Utc>,
+    seen: QueueSeen,
+}
+
+/// A queue's refresh: recompute its row from its head at `now`, releasing
+/// its lock or not, clearing its running attempt or not.
+struct Refresh<'a> {
+    scope: &'a str,
+    queue: &'a str,
+    now: DateTime<Utc>,
+    release_lock: bool,
+    clear_running: bool,
+}
+
 /// A claim's steps on MySQL (see [`super::claim_walk`]).
 struct Steps<'a> {
     store: &'a MySqlStore,
@@ -407,15 +493,10 @@ impl ClaimSteps for Steps<'_> {
         Ok(())
     }
 
-    async fn count_attempt(&mut self, id: i64) -> Result<Job> {
-        sqlx::query(self.store.q.job_attempt.clone())
-            .bind(self.now)
-            .bind(self.claim.node)
-            .bind(self.now)
-            .bind(id)
-            .execute(&mut *self.conn)
-            .await?;
-        self.store.job_by_id(self.conn, id).await
+    async fn take(&mut self, head: Job, until: DateTime<Utc>) -> Result<Job> {
+        self.store
+            .take(self.conn, self.claim, head, until, self.now, None)
+            .await
     }
 }
 
@@ -707,40 +788,62 @@ impl MySqlStore {
     /// the pool's default (MySQL's is REPEATABLE READ): under it, the claim
     /// would read the jobs with a snapshot taken before it locked the other
     /// queues' rows, miss a job committed just before, and park its queue.
+    ///
+    /// A single result whose queue's next job may run now, while no other
+    /// queue of the scope waits for its turn, hands its lock straight to
+    /// that job, as the refresh and the claim would decide: a queue draining
+    /// alone costs five statements and a commit per job.
     async fn write_results(&self, b: FinishBatch<'_>) -> Result<Finished> {
         let mut conn = self.pool.acquire().await?;
-        let now = self.now(&mut conn, b.now).await?;
-        if b.next.is_some() {
-            // For the next transaction only.
-            sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                .execute(&mut *conn)
-                .await?;
-        }
-        let mut tx = conn.begin().await?;
+        let mut tx = match b.next {
+            Some(_) => conn.begin_with(BEGIN_READ_COMMITTED).await?,
+            None => conn.begin().await?,
+        };
+        let hand_on = match (&b.results[..], b.next_claim()) {
+            ([f], Some(claim)) if !f.keeps_lock() => Some(claim),
+            _ => None,
+        };
+        // The pinned clock, or the database's as the first row lock read it.
+        let mut now = b.now;
         let mut jobs = Vec::with_capacity(b.results.len());
+        let mut next = Vec::new();
         for f in &b.results {
             let sql = match b.wait {
                 true => self.q.lock_check.clone(),
                 false => self.q.queue_try_lock.clone(),
             };
-            jobs.push(
-                match Self::lock_row(&mut tx, sql, b.scope, b.node, f).await? {
-                    Some(true) => self.write_result(&mut tx, b.scope, now, f).await?,
-                    // A write that waits finds its row, or the queue is gone.
-                    Some(false) => Written::Lost,
-                    None if b.wait => Written::Lost,
-                    None => Written::Busy,
-                },
-            );
+            let written = match Self::lock_row(&mut tx, sql, b.scope, b.node, f).await? {
+                Some(row) => {
+                    let at = *now.get_or_insert(row.now);
+                    match row.owned {
+                        true => {
+                            let (written, taken) = self
+                                .write_result(&mut tx, &b, at, f, &row.seen, hand_on.as_ref())
+                                .await?;
+                            next.extend(taken);
+                            written
+                        }
+                        false => Written::Lost,
+                    }
+                }
+                // A write that waits finds its row, or the queue is gone.
+                None if b.wait => Written::Lost,
+                None => Written::Busy,
+            };
+            jobs.push(written);
         }
         let tried = jobs.iter().filter(|w| !matches!(w, Written::Busy)).count();
-        let next = match b.next_claim() {
-            Some(mut claim) if tried > 0 => {
-                claim.limit = claim.limit.min(u32::try_from(tried).unwrap_or(u32::MAX));
-                self.claim_on(&mut tx, &claim, now).await?.claimed
-            }
-            _ => Vec::new(),
-        };
+        if next.is_empty()
+            && let Some(mut claim) = b.next_claim()
+            && tried > 0
+        {
+            claim.limit = claim.limit.min(u32::try_from(tried).unwrap_or(u32::MAX));
+            let now = match now {
+                Some(now) => now,
+                None => self.now(&mut tx, None).await?,
+            };
+            next = self.claim_on(&mut tx, &claim, now).await?.claimed;
+        }
         tx.commit().await?;
         Ok(Finished { jobs, next })
     }
@@ -755,8 +858,8 @@ impl MySqlStore {
         scope: &str,
         node: &str,
         f: &JobFinish<'_>,
-    ) -> Result<Option<bool>> {
-        let owned: Option<i64> = sqlx::query_scalar(sql)
+    ) -> Result<Option<RowLock>> {
+        let row = sqlx::query(sql)
             .bind(node)
             .bind(f.job_id)
             .bind(f.token)
@@ -764,36 +867,49 @@ impl MySqlStore {
             .bind(f.queue)
             .fetch_optional(&mut *tx)
             .await?;
-        Ok(owned.map(|owned| owned != 0))
+        row.map(|r| {
+            Ok(RowLock {
+                owned: flag(&r, "owned")?,
+                now: time(r.try_get("now")?),
+                seen: QueueSeen {
+                    locked_until: opt_time(r.try_get("locked_until")?),
+                    blocked_since: opt_time(r.try_get("blocked_since")?),
+                },
+            })
+        })
+        .transpose()
     }
 
     /// Writes one attempt's result inside the batch's transaction, once its
-    /// queue's row is locked and its lock checked.
+    /// queue's row is locked and its lock checked; then refreshes the queue,
+    /// or with `hand_on` (see [`Self::write_results`]) may hand its lock to
+    /// the next job instead, which it returns.
     async fn write_result(
         &self,
         tx: &mut MySqlConnection,
-        scope: &str,
+        b: &FinishBatch<'_>,
         now: DateTime<Utc>,
         f: &JobFinish<'_>,
-    ) -> Result<Written> {
+        seen: &QueueSeen,
+        hand_on: Option<&QueueClaim<'_>>,
+    ) -> Result<(Written, Option<Claimed>)> {
         let q = &self.q;
-        let (written, keep_lock) = match f.outcome {
-            Outcome::Done => (
+        let written = match f.outcome {
+            Outcome::Done => {
                 sqlx::query(q.job_complete.clone())
                     .bind(now)
                     .bind(now)
                     .bind(f.job_id)
                     .bind(i64::from(f.attempt))
                     .execute(&mut *tx)
-                    .await?,
-                false,
-            ),
+                    .await?
+            }
             Outcome::Failed {
                 error,
                 backoff,
                 give_up,
-                keep_lock,
-            } => (
+                ..
+            } => {
                 sqlx::query(q.job_fail.clone())
                     .bind(error)
                     .bind(plus(now, backoff))
@@ -802,17 +918,68 @@ impl MySqlStore {
                     .bind(f.job_id)
                     .bind(i64::from(f.attempt))
                     .execute(&mut *tx)
-                    .await?,
-                keep_lock,
-            ),
+                    .await?
+            }
         };
         if written.rows_affected() != 1 {
-            return Ok(Written::Lost);
+            return Ok((Written::Lost, None));
         }
-        let job = self.job_by_id(&mut *tx, f.job_id).await?;
-        self.refresh(&mut *tx, scope, f.queue, now, !keep_lock, true)
+        let rows = sqlx::query(q.job_written.clone())
+            .bind(f.job_id)
+            .bind(hand_on.is_some())
+            .bind(b.scope)
+            .bind(f.queue)
+            .bind(now)
+            .bind(now)
+            .bind(b.scope)
+            .bind(f.queue)
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(Written::Stored(Box::new(job)))
+        let mut job = None;
+        let mut head = None;
+        let mut others = true;
+        for row in &rows {
+            match text(row, "role")?.as_str() {
+                "written" => job = Some(job_from_row(row)?),
+                _ => {
+                    head = Some(job_from_row(row)?);
+                    others = flag(row, "others")?;
+                }
+            }
+        }
+        let job = job.ok_or(sqlx::Error::RowNotFound)?;
+        let written = Written::Stored(Box::new(job));
+        if let (Some(claim), Some(head)) = (hand_on, &head)
+            && !others
+            && decide(Some(Head::of(head)), now) == Decision::Run
+        {
+            let until = plus(now, claim.lease(head));
+            let blocked = head
+                .error
+                .is_some()
+                .then(|| seen.blocked_since.unwrap_or(now));
+            let head = head.clone();
+            let taken = self
+                .take(tx, claim, head, until, now, Some(blocked))
+                .await?;
+            return Ok((
+                written,
+                Some(Claimed {
+                    job: taken,
+                    abandoned: false,
+                }),
+            ));
+        }
+        let refresh = Refresh {
+            scope: b.scope,
+            queue: f.queue,
+            now,
+            release_lock: !f.keeps_lock(),
+            clear_running: true,
+        };
+        self.write_refresh(tx, &refresh, seen, head.as_ref())
+            .await?;
+        Ok((written, None))
     }
 
     /// Claims up to `claim.limit` ready queues inside the caller's

@@ -290,9 +290,11 @@ impl ClaimSteps for Steps<'_> {
         Ok(())
     }
 
-    async fn count_attempt(&mut self, id: i64) -> Result<Job> {
+    async fn take(&mut self, head: Job, until: DateTime<Utc>) -> Result<Job> {
+        self.set_queue(&head.queue, Some((until, head.id)), Some(until))
+            .await?;
         let row = sqlx::query(self.q.job_attempt.clone())
-            .bind(id)
+            .bind(head.id)
             .bind(micros(self.now))
             .bind(self.claim.node)
             .fetch_one(&mut *self.conn)
@@ -578,17 +580,6 @@ async fn job_get_on(
         .transpose()
 }
 
-/// A failed attempt whose queue keeps its lock until the lease runs out.
-fn keeps_lock(f: &JobFinish<'_>) -> bool {
-    matches!(
-        f.outcome,
-        Outcome::Failed {
-            keep_lock: true,
-            ..
-        }
-    )
-}
-
 /// What a result's write returned: the job as stored, or no row when the
 /// queue's lock is no longer the attempt's. (SQLite has one writer at a
 /// time: no result is ever busy.)
@@ -650,7 +641,7 @@ impl SqliteStore {
         let mut jobs = Vec::with_capacity(b.results.len());
         let mut next = Vec::new();
         match (&b.results[..], b.next_claim()) {
-            ([f], Some(claim)) if !keeps_lock(f) => {
+            ([f], Some(claim)) if !f.keeps_lock() => {
                 let rows = result_query(self.result_hand_on.clone(), b.scope, b.node, now, f)
                     .bind(claim.token)
                     .bind(millis(claim.lease_margin))
@@ -679,7 +670,7 @@ impl SqliteStore {
         if next.is_empty() {
             for (f, job) in b.results.iter().zip(&jobs) {
                 if matches!(job, Written::Stored(_)) {
-                    let release = !keeps_lock(f);
+                    let release = !f.keeps_lock();
                     refresh(&self.q, &mut tx, b.scope, f.queue, now, release, true).await?;
                 }
             }
