@@ -2150,6 +2150,39 @@ async fn a_lock_handed_to_the_next_job_carries_that_jobs_lease(kind: Kind) {
     }
 }
 
+/// A queue that ends a job while other queues wait for a slot goes behind
+/// them: its lock is handed straight to its next job only when nobody waits.
+async fn waiting_queues_take_turns_with_a_draining_one(kind: Kind) {
+    let t = fresh(kind).await;
+    let producer = producer(&t.db, "s").await;
+    let mut created = Vec::new();
+    for queue in ["a", "b"] {
+        for i in 0..3 {
+            created.push(
+                producer
+                    .create_job(queue, "x", json!({ "i": i }), opts())
+                    .await
+                    .unwrap(),
+            );
+        }
+    }
+    let script = Script::new("n1");
+    let q = Queuetopia::builder(t.db.clone(), script.clone())
+        .scope("s")
+        .poll_interval(Duration::from_secs(3600))
+        .max_concurrent_jobs(1)
+        .start()
+        .await
+        .unwrap();
+    let mut rx = q.subscribe();
+    wait_successes(&mut rx, 6).await;
+    let ran: Vec<i64> = script.runs().iter().map(|r| r.job_id).collect();
+    let (a, b) = created.split_at(3);
+    let turns: Vec<i64> = a.iter().zip(b).flat_map(|(a, b)| [a.id, b.id]).collect();
+    assert_eq!(ran, turns, "a and b take turns, a first (ready first)");
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
 behaviour_tests!(
     claims_refuse_isolation_levels_they_cannot_trust,
     creations_notify_only_when_a_queue_becomes_claimable,
@@ -2195,4 +2228,5 @@ behaviour_tests!(
     a_head_retried_at_once_shows_its_queue_blocked_until_it_succeeds,
     a_callers_open_transaction_holds_up_only_its_queue,
     a_lock_handed_to_the_next_job_carries_that_jobs_lease,
+    waiting_queues_take_turns_with_a_draining_one,
 );
