@@ -1076,7 +1076,10 @@ mod tests {
     async fn begin_read_committed_overrides_the_sessions_level() {
         let url = std::env::var("QUEUETOPIA_TEST_MYSQL_URL")
             .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
-        let table = format!("qtu{:x}_isolation", super::super::random_token() % 0xffff_ffff);
+        let table = format!(
+            "qtu{:x}_isolation",
+            super::super::random_token() % 0xffff_ffff
+        );
         let mut reader = MySqlConnection::connect(&url).await.unwrap();
         let mut writer = MySqlConnection::connect(&url).await.unwrap();
         sqlx::raw_sql(AssertSqlSafe(format!(
@@ -1097,6 +1100,9 @@ mod tests {
             .await
             .unwrap();
         assert!(read_committed, "BEGIN_READ_COMMITTED runs READ COMMITTED");
-        assert!(repeatable, "the next transaction runs REPEATABLE READ again");
+        assert!(
+            repeatable,
+            "the next transaction runs REPEATABLE READ again"
+        );
     }
 }
