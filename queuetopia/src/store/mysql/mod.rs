@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
-use sqlx::{Connection, Row};
+use sqlx::{Connection, Row, SqlSafeStr};
 
 use super::{
     ClaimBatch, ClaimSteps, Claimed, Decision, FinishBatch, Finished, Head, Inserted, JobAction,
@@ -81,6 +81,30 @@ pub(crate) struct MySqlStore {
     pool: MySqlPool,
     tables: Tables,
     q: Queries,
+    /// `job_insert.sql` with 2^k rows at `inserts[k]`.
+    inserts: Vec<sqlx::SqlStr>,
+}
+
+/// A creation writes at most 2^8 rows per statement: a batch goes in
+/// chunks of 256, then its rest in falling powers of two, so that each
+/// connection prepares at most nine creation statements.
+const MAX_ROWS_LOG2: usize = 8;
+
+/// `job_insert.sql` with 2^k rows, for k up to [`MAX_ROWS_LOG2`].
+fn insert_statements(q: &Queries) -> Vec<sqlx::SqlStr> {
+    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    (0..=MAX_ROWS_LOG2)
+        .map(|k| {
+            let rows = vec![ROW; 1 << k].join(",\n");
+            // Safe: the library's own statement and placeholders.
+            sqlx::AssertSqlSafe(format!("{}{rows}", q.job_insert.as_str())).into_sql_str()
+        })
+        .collect()
+}
+
+/// The largest k with 2^k ≤ `n` (n > 0), at most [`MAX_ROWS_LOG2`].
+fn rows_log2(n: usize) -> usize {
+    (n.ilog2() as usize).min(MAX_ROWS_LOG2)
 }
 
 fn time(t: NaiveDateTime) -> DateTime<Utc> {
@@ -158,9 +182,11 @@ fn flag(row: &MySqlRow, column: &str) -> Result<bool> {
 
 impl MySqlStore {
     pub(crate) fn new(pool: MySqlPool, tables: Tables) -> Self {
+        let q = Queries::new(&tables);
         MySqlStore {
             pool,
-            q: Queries::new(&tables),
+            inserts: insert_statements(&q),
+            q,
             tables,
         }
     }
@@ -211,6 +237,7 @@ impl MySqlStore {
         let now = whole_micros(now);
         let mut next: HashMap<&str, (i64, Option<DateTime<Utc>>)> = HashMap::new();
         let mut wake = false;
+        let mut consecutive = false;
         for plan in plan_inserts(jobs, now) {
             sqlx::query(q.queue_upsert.clone())
                 .bind(scope)
@@ -228,37 +255,54 @@ impl MySqlStore {
                 .fetch_one(&mut *conn)
                 .await?;
             wake |= row.try_get::<Option<i64>, _>("ready")?.unwrap_or(0) != 0;
+            consecutive = flag(&row, "consecutive_ids")?;
             let last: i64 = row.try_get("next_sequence")?;
             let enqueued: Option<NaiveDateTime> = row.try_get("last_enqueued_at")?;
             next.insert(plan.queue, (last - plan.count, opt_time(enqueued)));
         }
-        let mut stored = Vec::with_capacity(jobs.len());
+        let mut rows = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let o = &job.options;
             let (sequence, enqueued) = next
                 .get_mut(job.queue.as_str())
                 .expect("every queue was upserted above");
             *sequence += 1;
-            let scheduled_at =
-                whole_micros(scheduled_at(o.schedule, now).or(*enqueued).unwrap_or(now));
-            let done = sqlx::query(q.job_insert.clone())
-                .bind(scope)
-                .bind(&job.queue)
-                .bind(&job.action)
-                .bind(Value::Object(job.params.clone()).to_string())
-                .bind(*sequence)
-                .bind(scheduled_at)
-                .bind(millis(o.timeout))
-                .bind(millis(o.max_backoff))
-                .bind(i64::from(o.max_attempts))
-                .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
-                .bind(now)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-            let id = i64::try_from(done.last_insert_id())
+            let at = scheduled_at(job.options.schedule, now).or(*enqueued);
+            rows.push((job, *sequence, whole_micros(at.unwrap_or(now))));
+        }
+        let mut stored = Vec::with_capacity(jobs.len());
+        let mut rest = &rows[..];
+        while !rest.is_empty() {
+            // Row by row when the ids of a multi-row insert may have gaps.
+            let k = match consecutive {
+                true => rows_log2(rest.len()),
+                false => 0,
+            };
+            let (chunk, tail) = rest.split_at(1 << k);
+            let mut insert = sqlx::query(self.inserts[k].clone());
+            for &(job, sequence, scheduled_at) in chunk {
+                let o = &job.options;
+                insert = insert
+                    .bind(scope)
+                    .bind(&job.queue)
+                    .bind(&job.action)
+                    .bind(Value::Object(job.params.clone()).to_string())
+                    .bind(sequence)
+                    .bind(scheduled_at)
+                    .bind(millis(o.timeout))
+                    .bind(millis(o.max_backoff))
+                    .bind(i64::from(o.max_attempts))
+                    .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
+                    .bind(now)
+                    .bind(now);
+            }
+            let done = insert.execute(&mut *conn).await?;
+            // The first row's id; the others follow it, one by one.
+            let first = i64::try_from(done.last_insert_id())
                 .map_err(|_| sqlx::Error::Protocol("a job id beyond the range of i64".into()))?;
-            stored.push(job.stored(scope, id, *sequence, scheduled_at, now));
+            for (id, &(job, sequence, scheduled_at)) in (first..).zip(chunk) {
+                stored.push(job.stored(scope, id, sequence, scheduled_at, now));
+            }
+            rest = tail;
         }
         Ok(Inserted { jobs: stored, wake })
     }
@@ -1041,9 +1085,53 @@ impl MySqlStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use serde_json::json;
     use sqlx::{AssertSqlSafe, Connection, MySqlConnection};
 
-    use super::BEGIN_READ_COMMITTED;
+    use super::{BEGIN_READ_COMMITTED, MySqlStore, Store};
+    use crate::job::{JobOptions, NewJob};
+    use crate::tables::Tables;
+
+    fn url() -> String {
+        std::env::var("QUEUETOPIA_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+    }
+
+    /// A batch of 300 creations (chunks of 256, 32, 8 and 4 rows) returns
+    /// each job as stored, ids included: with consecutive ids (a step of
+    /// one), and row by row when a session's step makes gaps.
+    #[tokio::test]
+    async fn a_large_batch_returns_each_jobs_id() {
+        for step in [1, 2] {
+            let prefix = format!("qtu{:x}_", super::super::random_token() % 0xffff_ffff);
+            let pool = sqlx::mysql::MySqlPoolOptions::new()
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        let set = format!("SET SESSION auto_increment_increment = {step}");
+                        sqlx::raw_sql(AssertSqlSafe(set)).execute(conn).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url())
+                .await
+                .unwrap();
+            let store = MySqlStore::new(pool.clone(), Tables::default().prefix(&prefix));
+            store.schema_migrate(crate::SCHEMA_VERSION).await.unwrap();
+            let jobs: Vec<NewJob> = (0..300)
+                .map(|i| {
+                    let queue = format!("q{}", i % 7);
+                    NewJob::new(queue, "x", json!({ "i": i }), JobOptions::default()).unwrap()
+                })
+                .collect();
+            let created = store.job_insert("s", &jobs, None, false).await.unwrap();
+            for (i, job) in created.jobs.iter().enumerate() {
+                assert_eq!(job.params["i"], i, "step {step}");
+                let (stored, _) = store.job_get("s", job.id).await.unwrap().unwrap();
+                assert_eq!(stored, *job, "step {step}");
+            }
+            store.schema_migrate(0).await.unwrap();
+        }
+    }
 
     /// Whether the open transaction on `reader` sees a change another
     /// connection commits between two of its reads: READ COMMITTED does,
