@@ -1130,6 +1130,11 @@ mod tests {
                 assert_eq!(stored, *job, "step {step}");
             }
             store.schema_migrate(0).await.unwrap();
+            let drop = format!("DROP TABLE {prefix}migrations");
+            sqlx::raw_sql(AssertSqlSafe(drop))
+                .execute(&pool)
+                .await
+                .unwrap();
         }
     }
 
