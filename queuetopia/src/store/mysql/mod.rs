@@ -81,30 +81,76 @@ pub(crate) struct MySqlStore {
     pool: MySqlPool,
     tables: Tables,
     q: Queries,
-    /// `job_insert.sql` with 2^k rows at `inserts[k]`.
-    inserts: Vec<sqlx::SqlStr>,
+    /// `job_insert.sql`, `queue_upsert.sql` and `queue_upserted.sql` for
+    /// many rows at once.
+    batch: BatchQueries,
 }
 
 /// A creation writes at most 2^8 rows per statement: a batch goes in
 /// chunks of 256, then its rest in falling powers of two, so that each
-/// connection prepares at most nine creation statements.
+/// connection prepares at most nine statements of each kind.
 const MAX_ROWS_LOG2: usize = 8;
 
-/// `job_insert.sql` with 2^k rows, for k up to [`MAX_ROWS_LOG2`].
-fn insert_statements(q: &Queries) -> Vec<sqlx::SqlStr> {
-    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    (0..=MAX_ROWS_LOG2)
-        .map(|k| {
-            let rows = vec![ROW; 1 << k].join(",\n");
-            // Safe: the library's own statement and placeholders.
-            sqlx::AssertSqlSafe(format!("{}{rows}", q.job_insert.as_str())).into_sql_str()
-        })
-        .collect()
+/// A statement whose `marker` is written out for 2^k rows, at `[k]` for k
+/// up to [`MAX_ROWS_LOG2`].
+struct Repeated(Vec<sqlx::SqlStr>);
+
+impl Repeated {
+    fn new(sql: &sqlx::SqlStr, marker: &str, rows: impl Fn(usize) -> String) -> Self {
+        debug_assert_eq!(sql.as_str().matches(marker).count(), 1, "{marker}");
+        Repeated(
+            (0..=MAX_ROWS_LOG2)
+                .map(|k| {
+                    let text = sql.as_str().replacen(marker, &rows(1 << k), 1);
+                    // Safe: the library's own statement and placeholders.
+                    sqlx::AssertSqlSafe(text).into_sql_str()
+                })
+                .collect(),
+        )
+    }
+
+    /// The statement for a chunk of 2^k rows.
+    fn get(&self, k: usize) -> sqlx::SqlStr {
+        self.0[k].clone()
+    }
 }
 
-/// The largest k with 2^k ≤ `n` (n > 0), at most [`MAX_ROWS_LOG2`].
-fn rows_log2(n: usize) -> usize {
-    (n.ilog2() as usize).min(MAX_ROWS_LOG2)
+/// The creation statements, written out for batches.
+struct BatchQueries {
+    insert: Repeated,
+    upsert: Repeated,
+    upserted: Repeated,
+}
+
+impl BatchQueries {
+    fn new(q: &Queries) -> Self {
+        const JOB: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        const QUEUE: &str = "(?, ?, ?, ?, ?)";
+        BatchQueries {
+            insert: Repeated::new(&q.job_insert, JOB, |n| vec![JOB; n].join(",\n")),
+            upsert: Repeated::new(&q.queue_upsert, QUEUE, |n| vec![QUEUE; n].join(",\n")),
+            upserted: Repeated::new(&q.queue_upserted, "IN (?)", |n| {
+                format!("IN ({})", vec!["?"; n].join(", "))
+            }),
+        }
+    }
+}
+
+/// `items` in chunks of 2^k, with their k: 256 at a time, then the rest in
+/// falling powers of two; with `one_by_one`, one at a time.
+fn chunks<T>(mut items: &[T], one_by_one: bool) -> impl Iterator<Item = (usize, &[T])> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let k = match one_by_one {
+            true => 0,
+            false => (items.len().ilog2() as usize).min(MAX_ROWS_LOG2),
+        };
+        let (chunk, rest) = items.split_at(1 << k);
+        items = rest;
+        Some((k, chunk))
+    })
 }
 
 fn time(t: NaiveDateTime) -> DateTime<Utc> {
@@ -185,7 +231,7 @@ impl MySqlStore {
         let q = Queries::new(&tables);
         MySqlStore {
             pool,
-            inserts: insert_statements(&q),
+            batch: BatchQueries::new(&q),
             q,
             tables,
         }
@@ -232,53 +278,56 @@ impl MySqlStore {
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> Result<Inserted> {
-        let q = &self.q;
         // What the server keeps of a time: whole microseconds.
         let now = whole_micros(now);
-        let mut next: HashMap<&str, (i64, Option<DateTime<Utc>>)> = HashMap::new();
+        let mut next: HashMap<String, (i64, Option<DateTime<Utc>>)> = HashMap::new();
         let mut wake = false;
         let mut consecutive = false;
-        for plan in plan_inserts(jobs, now) {
-            sqlx::query(q.queue_upsert.clone())
-                .bind(scope)
-                .bind(plan.queue)
-                .bind(plan.count)
-                .bind(plan.has_now.then_some(now))
-                .bind(plan.ready(now))
-                .execute(&mut *conn)
-                .await?;
-            let row = sqlx::query(q.queue_upserted.clone())
+        // Queues in name order: creators lock queue rows in one order.
+        let plans = plan_inserts(jobs, now);
+        for (k, chunk) in chunks(&plans, false) {
+            let mut upsert = sqlx::query(self.batch.upsert.get(k));
+            for plan in chunk {
+                upsert = upsert
+                    .bind(scope)
+                    .bind(plan.queue)
+                    .bind(plan.count)
+                    .bind(plan.has_now.then_some(now))
+                    .bind(plan.ready(now));
+            }
+            upsert.execute(&mut *conn).await?;
+            let mut upserted = sqlx::query(self.batch.upserted.get(k))
                 .bind(now)
                 .bind(now)
-                .bind(scope)
-                .bind(plan.queue)
-                .fetch_one(&mut *conn)
-                .await?;
-            wake |= row.try_get::<Option<i64>, _>("ready")?.unwrap_or(0) != 0;
-            consecutive = flag(&row, "consecutive_ids")?;
-            let last: i64 = row.try_get("next_sequence")?;
-            let enqueued: Option<NaiveDateTime> = row.try_get("last_enqueued_at")?;
-            next.insert(plan.queue, (last - plan.count, opt_time(enqueued)));
+                .bind(scope);
+            for plan in chunk {
+                upserted = upserted.bind(plan.queue);
+            }
+            for row in upserted.fetch_all(&mut *conn).await? {
+                wake |= row.try_get::<Option<i64>, _>("ready")?.unwrap_or(0) != 0;
+                consecutive = flag(&row, "consecutive_ids")?;
+                let last: i64 = row.try_get("next_sequence")?;
+                let enqueued: Option<NaiveDateTime> = row.try_get("last_enqueued_at")?;
+                next.insert(text(&row, "queue")?, (last, opt_time(enqueued)));
+            }
+        }
+        for plan in &plans {
+            let (last, _) = next.get_mut(plan.queue).ok_or(sqlx::Error::RowNotFound)?;
+            *last -= plan.count;
         }
         let mut rows = Vec::with_capacity(jobs.len());
         for job in jobs {
             let (sequence, enqueued) = next
                 .get_mut(job.queue.as_str())
-                .expect("every queue was upserted above");
+                .expect("every queue was upserted and read above");
             *sequence += 1;
             let at = scheduled_at(job.options.schedule, now).or(*enqueued);
             rows.push((job, *sequence, whole_micros(at.unwrap_or(now))));
         }
         let mut stored = Vec::with_capacity(jobs.len());
-        let mut rest = &rows[..];
-        while !rest.is_empty() {
-            // Row by row when the ids of a multi-row insert may have gaps.
-            let k = match consecutive {
-                true => rows_log2(rest.len()),
-                false => 0,
-            };
-            let (chunk, tail) = rest.split_at(1 << k);
-            let mut insert = sqlx::query(self.inserts[k].clone());
+        // Row by row when the ids of a multi-row insert may have gaps.
+        for (k, chunk) in chunks(&rows, !consecutive) {
+            let mut insert = sqlx::query(self.batch.insert.get(k));
             for &(job, sequence, scheduled_at) in chunk {
                 let o = &job.options;
                 insert = insert
@@ -302,7 +351,6 @@ impl MySqlStore {
             for (id, &(job, sequence, scheduled_at)) in (first..).zip(chunk) {
                 stored.push(job.stored(scope, id, sequence, scheduled_at, now));
             }
-            rest = tail;
         }
         Ok(Inserted { jobs: stored, wake })
     }

@@ -1,4 +1,5 @@
--- Creates or updates a queue's row before jobs are added to it: hands out
+-- Creates or updates a queue's row before jobs are added to it (a batch
+-- repeats the row of binds, one per queue, in name order): hands out
 -- sequence numbers, keeps "now" monotonic per queue (last_enqueued_at) for
 -- jobs without a schedule, and moves ready_at no later than before and never
 -- before a live lease. (Assignments run left to right; none reads a column
