@@ -2,8 +2,11 @@
 //!
 //! Claims lock ready queues with `FOR UPDATE SKIP LOCKED` (MySQL 8.0.1+,
 //! MariaDB 10.6+). Neither server has `UPDATE … RETURNING` in common, so
-//! writes are followed by reads, and claims decide in Rust
-//! ([`super::decide`]) as on SQLite. Times are `DATETIME(6)` in UTC from
+//! writes are followed by reads (a result's job is read back with its
+//! queue's new head), or the row as written is built from the one read
+//! under the same lock (a counted attempt: [`Job::attempted`]); claims
+//! decide in Rust ([`super::decide`]) as on SQLite. A batch of creations
+//! goes in multi-row statements (see [`Repeated`]). Times are `DATETIME(6)` in UTC from
 //! `UTC_TIMESTAMP(6)`, read once per operation unless a clock is pinned.
 //! Every read that must see the latest committed rows runs after the queue
 //! row's lock is taken (or is a locking read), so any isolation level works;
