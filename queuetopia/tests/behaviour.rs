@@ -2183,6 +2183,49 @@ async fn waiting_queues_take_turns_with_a_draining_one(kind: Kind) {
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
+/// Rows written behind the library's back are held to the rules of its own
+/// creations: the database refuses a job row with an empty name, a timeout
+/// or attempts not positive, a negative backoff or an unknown policy, when
+/// it is inserted and when an update sets it, and keeps nothing of it.
+async fn the_database_refuses_invalid_job_rows(kind: Kind) {
+    let t = fresh(kind).await;
+    let q = producer(&t.db, "s").await;
+    let job = q.create_job("q", "a", json!({}), opts()).await.unwrap();
+    // Copies of the job's row, each with one rule broken.
+    let inserts = [
+        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, '', action, params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
+        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, '', params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
+        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, 0, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
+        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, timeout_ms, -1, max_attempts, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
+        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, 0, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
+        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, 'later', inserted_at, updated_at FROM queuetopia_jobs",
+    ];
+    let updates = [
+        "UPDATE queuetopia_jobs SET scope = ''",
+        "UPDATE queuetopia_jobs SET action = ''",
+        "UPDATE queuetopia_jobs SET max_attempts = 0",
+        "UPDATE queuetopia_jobs SET on_exhausted = 'later'",
+    ];
+    for sql in inserts.into_iter().chain(updates) {
+        let refused = t.try_execute(sql).await.unwrap_err();
+        let kind = refused.as_database_error().map(|e| e.kind());
+        assert!(
+            matches!(kind, Some(sqlx::error::ErrorKind::CheckViolation)),
+            "{sql}: {refused}"
+        );
+    }
+    // The same copy, kept to the rules, is taken.
+    let fine = "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, 'hold', inserted_at, updated_at FROM queuetopia_jobs";
+    assert_eq!(t.try_execute(fine).await.unwrap(), 1);
+    let listed = q.list_jobs(&JobFilter::default()).await.unwrap().jobs;
+    assert_eq!(listed.len(), 2, "only the job kept to the rules was added");
+    assert_eq!(
+        q.get_job(job.id).await.unwrap().job,
+        job,
+        "the job is unchanged"
+    );
+}
+
 behaviour_tests!(
     claims_refuse_isolation_levels_they_cannot_trust,
     creations_notify_only_when_a_queue_becomes_claimable,
@@ -2229,4 +2272,5 @@ behaviour_tests!(
     a_callers_open_transaction_holds_up_only_its_queue,
     a_lock_handed_to_the_next_job_carries_that_jobs_lease,
     waiting_queues_take_turns_with_a_draining_one,
+    the_database_refuses_invalid_job_rows,
 );

@@ -137,26 +137,26 @@ impl TestDb {
 
     /// Runs a statement on the test database, behind the library's back.
     pub async fn execute(&self, sql: &'static str) {
-        match self.kind {
-            Kind::Postgres => {
-                sqlx::query(sql)
-                    .execute(self.db.pg_pool().unwrap())
-                    .await
-                    .unwrap();
-            }
-            Kind::Sqlite => {
-                sqlx::query(sql)
-                    .execute(self.db.sqlite_pool().unwrap())
-                    .await
-                    .unwrap();
-            }
-            Kind::MySql => {
-                sqlx::query(sql)
-                    .execute(self.db.mysql_pool().unwrap())
-                    .await
-                    .unwrap();
-            }
-        }
+        self.try_execute(sql).await.unwrap();
+    }
+
+    /// Runs a statement on the test database, behind the library's back:
+    /// the rows it wrote, or the database's error.
+    pub async fn try_execute(&self, sql: &'static str) -> Result<u64, sqlx::Error> {
+        Ok(match self.kind {
+            Kind::Postgres => sqlx::query(sql)
+                .execute(self.db.pg_pool().unwrap())
+                .await?
+                .rows_affected(),
+            Kind::Sqlite => sqlx::query(sql)
+                .execute(self.db.sqlite_pool().unwrap())
+                .await?
+                .rows_affected(),
+            Kind::MySql => sqlx::query(sql)
+                .execute(self.db.mysql_pool().unwrap())
+                .await?
+                .rows_affected(),
+        })
     }
 
     /// The same pool, with the tables placed as `tables` says.

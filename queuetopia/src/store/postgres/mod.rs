@@ -59,6 +59,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     4 => "0004_insert_function",
     5 => "0005_insert_one",
     6 => "0006_lookups_by_key",
+    7 => "0007_checks_on_write",
 ];
 
 /// The PostgreSQL store.

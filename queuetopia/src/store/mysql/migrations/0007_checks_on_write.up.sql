@@ -1,0 +1,2 @@
+-- PostgreSQL's jobs table checks its rows with a trigger from this version
+-- on, instead of CHECK constraints; this backend keeps its constraints.
