@@ -40,6 +40,7 @@ super::queries!(
     job_fail,
     job_get,
     job_head,
+    job_head_after,
     job_insert,
     job_list,
     job_open,
@@ -95,20 +96,17 @@ pub(crate) struct MySqlStore {
 /// connection prepares at most nine statements of each kind.
 const MAX_ROWS_LOG2: usize = 8;
 
-/// A statement whose `marker` is written out for 2^k rows, at `[k]` for k
-/// up to [`MAX_ROWS_LOG2`].
+/// A statement written out for 2^k rows (or queues, or ids), at `[k]` for
+/// k up to [`MAX_ROWS_LOG2`].
 struct Repeated(Vec<sqlx::SqlStr>);
 
 impl Repeated {
-    fn new(sql: &sqlx::SqlStr, marker: &str, rows: impl Fn(usize) -> String) -> Self {
-        debug_assert_eq!(sql.as_str().matches(marker).count(), 1, "{marker}");
+    /// `text(n)` is the statement for `n` rows.
+    fn new(text: impl Fn(usize) -> String) -> Self {
+        // Safe: the library's own statements and placeholders.
         Repeated(
             (0..=MAX_ROWS_LOG2)
-                .map(|k| {
-                    let text = sql.as_str().replacen(marker, &rows(1 << k), 1);
-                    // Safe: the library's own statement and placeholders.
-                    sqlx::AssertSqlSafe(text).into_sql_str()
-                })
+                .map(|k| sqlx::AssertSqlSafe(text(1 << k)).into_sql_str())
                 .collect(),
         )
     }
@@ -119,25 +117,46 @@ impl Repeated {
     }
 }
 
-/// The creation statements, written out for batches.
+/// `sql` with its one `marker` written out `n` times, joined by `sep`.
+fn repeat(sql: &sqlx::SqlStr, marker: &str, n: usize, sep: &str) -> String {
+    sql.as_str().replacen(marker, &vec![marker; n].join(sep), 1)
+}
+
+/// The statements written out for many rows at once.
 struct BatchQueries {
     insert: Repeated,
     upsert: Repeated,
     upserted: Repeated,
+    try_lock: Repeated,
+    written: Repeated,
 }
 
 impl BatchQueries {
     fn new(q: &Queries) -> Self {
         const JOB: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         const QUEUE: &str = "(?, ?, ?, ?, ?)";
+        let list = |sql: &sqlx::SqlStr, n| {
+            let binds = vec!["?"; n].join(", ");
+            sql.as_str().replacen("IN (?)", &format!("IN ({binds})"), 1)
+        };
         BatchQueries {
-            insert: Repeated::new(&q.job_insert, JOB, |n| vec![JOB; n].join(",\n")),
-            upsert: Repeated::new(&q.queue_upsert, QUEUE, |n| vec![QUEUE; n].join(",\n")),
-            upserted: Repeated::new(&q.queue_upserted, "IN (?)", |n| {
-                format!("IN ({})", vec!["?"; n].join(", "))
+            insert: Repeated::new(|n| repeat(&q.job_insert, JOB, n, ",\n")),
+            upsert: Repeated::new(|n| repeat(&q.queue_upsert, QUEUE, n, ",\n")),
+            upserted: Repeated::new(|n| list(&q.queue_upserted, n)),
+            try_lock: Repeated::new(|n| list(&q.queue_try_lock, n)),
+            written: Repeated::new(|n| {
+                let heads = vec![q.job_head_after.as_str(); n].join("\nUNION ALL\n");
+                format!("{}\nUNION ALL\n{heads}", list(&q.job_written, n))
             }),
         }
     }
+}
+
+/// The k of the smallest 2^k at least `n` (0 < n ≤ 2^[`MAX_ROWS_LOG2`]):
+/// a chunk of `n` is bound as 2^k, its last item repeated, so that one
+/// statement reads or locks it.
+fn padded_log2(n: usize) -> usize {
+    n.next_power_of_two().ilog2() as usize
 }
 
 /// `items` in chunks of 2^k, with their k: 256 at a time, then the rest in
@@ -530,11 +549,21 @@ struct QueueSeen {
 
 /// A result's queue row, locked.
 struct RowLock {
-    /// Its lock is still the one the attempt was claimed under.
-    owned: bool,
+    locked_by: Option<String>,
+    running_job_id: Option<i64>,
+    lock_token: Option<i64>,
     /// The database's clock.
     now: DateTime<Utc>,
     seen: QueueSeen,
+}
+
+impl RowLock {
+    /// The queue's lock is still the one `f`'s attempt was claimed under.
+    fn owned_by(&self, node: &str, f: &JobFinish<'_>) -> bool {
+        self.locked_by.as_deref() == Some(node)
+            && self.running_job_id == Some(f.job_id)
+            && self.lock_token == Some(f.token)
+    }
 }
 
 /// A queue's refresh: recompute its row from its head at `now`, releasing
@@ -885,50 +914,93 @@ impl MySqlStore {
     /// would read the jobs with a snapshot taken before it locked the other
     /// queues' rows, miss a job committed just before, and park its queue.
     ///
-    /// A single result whose queue's next job may run now, while no other
-    /// queue of the scope waits for its turn, hands its lock straight to
-    /// that job, as the refresh and the claim would decide: a queue draining
-    /// alone costs five statements and a commit per job.
+    /// The queue rows are locked in one statement, the results written one
+    /// by one, the jobs as written and the queues' heads read in one
+    /// statement, then each queue refreshed. A single result whose queue's
+    /// next job may run now, while no other queue of the scope waits for its
+    /// turn, hands its lock straight to that job instead, as the refresh and
+    /// the claim would decide: a queue draining alone costs five statements
+    /// and a commit per job.
     async fn write_results(&self, b: FinishBatch<'_>) -> Result<Finished> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = match b.next {
             Some(_) => conn.begin_with(BEGIN_READ_COMMITTED).await?,
             None => conn.begin().await?,
         };
-        let hand_on = match (&b.results[..], b.next_claim()) {
-            ([f], Some(claim)) if !f.keeps_lock() => Some(claim),
-            _ => None,
-        };
-        // The pinned clock, or the database's as the first row lock read it.
-        let mut now = b.now;
-        let mut jobs = Vec::with_capacity(b.results.len());
-        let mut next = Vec::new();
+        let locks = self.lock_rows(&mut tx, &b).await?;
+        // The pinned clock, or the database's as the row locks read it.
+        let now = b.now.or_else(|| locks.values().next().map(|l| l.now));
+        // Each result whose lock is still its attempt's, written.
+        let mut wrote = Vec::new();
+        let mut tried = 0;
         for f in &b.results {
-            let sql = match b.wait {
-                true => self.q.lock_check.clone(),
-                false => self.q.queue_try_lock.clone(),
-            };
-            let written = match Self::lock_row(&mut tx, sql, b.scope, b.node, f).await? {
-                Some(row) => {
-                    let at = *now.get_or_insert(row.now);
-                    match row.owned {
-                        true => {
-                            let (written, taken) = self
-                                .write_result(&mut tx, &b, at, f, &row.seen, hand_on.as_ref())
-                                .await?;
-                            next.extend(taken);
-                            written
-                        }
-                        false => Written::Lost,
+            match (locks.get(f.queue), now) {
+                (Some(lock), Some(now)) if lock.owned_by(b.node, f) => {
+                    if self.write_result(&mut tx, now, f).await? {
+                        wrote.push(f);
                     }
+                    tried += 1;
                 }
+                (Some(_), _) => tried += 1,
                 // A write that waits finds its row, or the queue is gone.
-                None if b.wait => Written::Lost,
-                None => Written::Busy,
-            };
-            jobs.push(written);
+                (None, _) if b.wait => tried += 1,
+                (None, _) => {}
+            }
         }
-        let tried = jobs.iter().filter(|w| !matches!(w, Written::Busy)).count();
+        let mut written = HashMap::new();
+        let mut next = Vec::new();
+        if let Some(now) = now
+            && !wrote.is_empty()
+        {
+            let hand_on = match (&b.results[..], b.next_claim()) {
+                ([f], Some(claim)) if !f.keeps_lock() => Some(claim),
+                _ => None,
+            };
+            let mut heads;
+            (written, heads) = self
+                .read_written(&mut tx, &b, now, &wrote, hand_on.is_some())
+                .await?;
+            for f in &wrote {
+                let seen = &locks[f.queue].seen;
+                let (head, others) = heads.remove(f.queue).unzip();
+                if let (Some(claim), Some(head), Some(false)) = (&hand_on, &head, others)
+                    && decide(Some(Head::of(head)), now) == Decision::Run
+                {
+                    let until = plus(now, claim.lease(head));
+                    let blocked = head
+                        .error
+                        .is_some()
+                        .then(|| seen.blocked_since.unwrap_or(now));
+                    let head = head.clone();
+                    let job = self
+                        .take(&mut tx, claim, head, until, now, Some(blocked))
+                        .await?;
+                    next.push(Claimed {
+                        job,
+                        abandoned: false,
+                    });
+                    continue;
+                }
+                let refresh = Refresh {
+                    scope: b.scope,
+                    queue: f.queue,
+                    now,
+                    release_lock: !f.keeps_lock(),
+                    clear_running: true,
+                };
+                self.write_refresh(&mut tx, &refresh, seen, head.as_ref())
+                    .await?;
+            }
+        }
+        let jobs = b
+            .results
+            .iter()
+            .map(|f| match written.remove(&f.job_id) {
+                Some(job) => Written::Stored(Box::new(job)),
+                None if locks.contains_key(f.queue) || b.wait => Written::Lost,
+                None => Written::Busy,
+            })
+            .collect();
         if next.is_empty()
             && let Some(mut claim) = b.next_claim()
             && tried > 0
@@ -944,51 +1016,64 @@ impl MySqlStore {
         Ok(Finished { jobs, next })
     }
 
-    /// Locks a result's queue row with `sql` (`lock_check`, which waits, or
-    /// `queue_try_lock`, which skips a row another transaction holds: then
-    /// `None`); tells whether its lock is still the one the attempt was
-    /// claimed under.
-    async fn lock_row(
-        tx: &mut MySqlConnection,
-        sql: sqlx::SqlStr,
-        scope: &str,
-        node: &str,
-        f: &JobFinish<'_>,
-    ) -> Result<Option<RowLock>> {
-        let row = sqlx::query(sql)
-            .bind(node)
-            .bind(f.job_id)
-            .bind(f.token)
-            .bind(scope)
-            .bind(f.queue)
-            .fetch_optional(&mut *tx)
-            .await?;
-        row.map(|r| {
-            Ok(RowLock {
-                owned: flag(&r, "owned")?,
-                now: time(r.try_get("now")?),
-                seen: QueueSeen {
-                    locked_until: opt_time(r.try_get("locked_until")?),
-                    blocked_since: opt_time(r.try_get("blocked_since")?),
-                },
-            })
-        })
-        .transpose()
-    }
-
-    /// Writes one attempt's result inside the batch's transaction, once its
-    /// queue's row is locked and its lock checked; then refreshes the queue,
-    /// or with `hand_on` (see [`Self::write_results`]) may hand its lock to
-    /// the next job instead, which it returns.
-    async fn write_result(
+    /// Locks the results' queue rows: with `b.wait` one by one, each
+    /// waiting for its row (`lock_check`), else all in one statement that
+    /// skips the rows other transactions hold (`queue_try_lock`). A queue
+    /// without a row here is gone (waiting) or busy (not waiting).
+    async fn lock_rows(
         &self,
         tx: &mut MySqlConnection,
         b: &FinishBatch<'_>,
+    ) -> Result<HashMap<String, RowLock>> {
+        let mut rows = Vec::new();
+        if b.wait {
+            for f in &b.results {
+                let row = sqlx::query(self.q.lock_check.clone())
+                    .bind(b.scope)
+                    .bind(f.queue)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                rows.extend(row);
+            }
+        } else {
+            let mut queues: Vec<&str> = b.results.iter().map(|f| f.queue).collect();
+            queues.sort_unstable();
+            queues.dedup();
+            for chunk in queues.chunks(1 << MAX_ROWS_LOG2) {
+                let k = padded_log2(chunk.len());
+                let mut lock = sqlx::query(self.batch.try_lock.get(k)).bind(b.scope);
+                for i in 0..1 << k {
+                    lock = lock.bind(chunk[i.min(chunk.len() - 1)]);
+                }
+                rows.extend(lock.fetch_all(&mut *tx).await?);
+            }
+        }
+        rows.iter()
+            .map(|r| {
+                let lock = RowLock {
+                    locked_by: opt_text(r, "locked_by")?,
+                    running_job_id: r.try_get("running_job_id")?,
+                    lock_token: r.try_get("lock_token")?,
+                    now: time(r.try_get("now")?),
+                    seen: QueueSeen {
+                        locked_until: opt_time(r.try_get("locked_until")?),
+                        blocked_since: opt_time(r.try_get("blocked_since")?),
+                    },
+                };
+                Ok((text(r, "queue")?, lock))
+            })
+            .collect()
+    }
+
+    /// Writes one attempt's result inside the batch's transaction, once its
+    /// queue's row is locked and its lock checked; false when the job's row
+    /// no longer matches the attempt (nothing written).
+    async fn write_result(
+        &self,
+        tx: &mut MySqlConnection,
         now: DateTime<Utc>,
         f: &JobFinish<'_>,
-        seen: &QueueSeen,
-        hand_on: Option<&QueueClaim<'_>>,
-    ) -> Result<(Written, Option<Claimed>)> {
+    ) -> Result<bool> {
         let q = &self.q;
         let written = match f.outcome {
             Outcome::Done => {
@@ -1017,65 +1102,53 @@ impl MySqlStore {
                     .await?
             }
         };
-        if written.rows_affected() != 1 {
-            return Ok((Written::Lost, None));
-        }
-        let rows = sqlx::query(q.job_written.clone())
-            .bind(f.job_id)
-            .bind(hand_on.is_some())
-            .bind(b.scope)
-            .bind(f.queue)
-            .bind(now)
-            .bind(now)
-            .bind(b.scope)
-            .bind(f.queue)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut job = None;
-        let mut head = None;
-        let mut others = true;
-        for row in &rows {
-            match text(row, "role")?.as_str() {
-                "written" => job = Some(job_from_row(row)?),
-                _ => {
-                    head = Some(job_from_row(row)?);
-                    others = flag(row, "others")?;
+        Ok(written.rows_affected() == 1)
+    }
+
+    /// The jobs just written, by id, and their queues' heads, by queue, in
+    /// one read; with `ask`, each head comes with whether another queue of
+    /// the scope waits for its turn.
+    async fn read_written(
+        &self,
+        tx: &mut MySqlConnection,
+        b: &FinishBatch<'_>,
+        now: DateTime<Utc>,
+        wrote: &[&JobFinish<'_>],
+        ask: bool,
+    ) -> Result<(HashMap<i64, Job>, HashMap<String, (Job, bool)>)> {
+        let mut written = HashMap::with_capacity(wrote.len());
+        let mut heads = HashMap::with_capacity(wrote.len());
+        for chunk in wrote.chunks(1 << MAX_ROWS_LOG2) {
+            let k = padded_log2(chunk.len());
+            let item = |i: usize| chunk[i.min(chunk.len() - 1)];
+            let mut read = sqlx::query(self.batch.written.get(k));
+            for i in 0..1 << k {
+                read = read.bind(item(i).job_id);
+            }
+            for i in 0..1 << k {
+                read = read
+                    .bind(ask)
+                    .bind(b.scope)
+                    .bind(item(i).queue)
+                    .bind(now)
+                    .bind(now)
+                    .bind(b.scope)
+                    .bind(item(i).queue);
+            }
+            for row in read.fetch_all(&mut *tx).await? {
+                let job = job_from_row(&row)?;
+                match text(&row, "role")?.as_str() {
+                    "written" => {
+                        written.insert(job.id, job);
+                    }
+                    _ => {
+                        let others = flag(&row, "others")?;
+                        heads.insert(job.queue.clone(), (job, others));
+                    }
                 }
             }
         }
-        let job = job.ok_or(sqlx::Error::RowNotFound)?;
-        let written = Written::Stored(Box::new(job));
-        if let (Some(claim), Some(head)) = (hand_on, &head)
-            && !others
-            && decide(Some(Head::of(head)), now) == Decision::Run
-        {
-            let until = plus(now, claim.lease(head));
-            let blocked = head
-                .error
-                .is_some()
-                .then(|| seen.blocked_since.unwrap_or(now));
-            let head = head.clone();
-            let taken = self
-                .take(tx, claim, head, until, now, Some(blocked))
-                .await?;
-            return Ok((
-                written,
-                Some(Claimed {
-                    job: taken,
-                    abandoned: false,
-                }),
-            ));
-        }
-        let refresh = Refresh {
-            scope: b.scope,
-            queue: f.queue,
-            now,
-            release_lock: !f.keeps_lock(),
-            clear_running: true,
-        };
-        self.write_refresh(tx, &refresh, seen, head.as_ref())
-            .await?;
-        Ok((written, None))
+        Ok((written, heads))
     }
 
     /// Claims up to `claim.limit` ready queues inside the caller's
