@@ -43,6 +43,17 @@ enum Held {
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
 }
 
+impl Held {
+    async fn release(self) {
+        match self {
+            #[cfg(feature = "postgres")]
+            Held::Postgres(tx) => tx.rollback().await.unwrap(),
+            #[cfg(feature = "mysql")]
+            Held::MySql(tx) => tx.rollback().await.unwrap(),
+        }
+    }
+}
+
 /// Locks queue `queue`'s row of scope `s` in a transaction of its own
 /// (PostgreSQL, MySQL; SQLite has one writer at a time: `None`).
 async fn hold(db: &Db, prefix: &str, queue: &str) -> Option<Held> {
@@ -145,7 +156,9 @@ async fn a_batch_writes_each_result_and_claims_once(backend: &str, wait: bool) {
         .await
         .unwrap();
     let busy = held.is_some();
-    drop(held);
+    if let Some(held) = held {
+        held.release().await;
+    }
     assert_eq!(finished.jobs.len(), 3);
     let Written::Stored(done) = &finished.jobs[0] else {
         panic!("{:?}", finished.jobs[0])

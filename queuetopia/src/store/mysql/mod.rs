@@ -41,6 +41,7 @@ super::queries!(
     job_get,
     job_head,
     job_head_after,
+    job_head_handing_on,
     job_insert,
     job_list,
     job_open,
@@ -129,6 +130,8 @@ struct BatchQueries {
     upserted: Repeated,
     try_lock: Repeated,
     written: Repeated,
+    /// `written` for one job, whose queue's lock may be handed on.
+    written_handing_on: sqlx::SqlStr,
 }
 
 impl BatchQueries {
@@ -148,6 +151,12 @@ impl BatchQueries {
                 let heads = vec![q.job_head_after.as_str(); n].join("\nUNION ALL\n");
                 format!("{}\nUNION ALL\n{heads}", list(&q.job_written, n))
             }),
+            written_handing_on: sqlx::AssertSqlSafe(format!(
+                "{}\nUNION ALL\n{}",
+                q.job_written.as_str(),
+                q.job_head_handing_on.as_str()
+            ))
+            .into_sql_str(),
         }
     }
 }
@@ -1106,8 +1115,8 @@ impl MySqlStore {
     }
 
     /// The jobs just written, by id, and their queues' heads, by queue, in
-    /// one read; with `ask`, each head comes with whether another queue of
-    /// the scope waits for its turn.
+    /// one read; with `ask` (one job), its head comes with whether another
+    /// queue of the scope waits for its turn.
     async fn read_written(
         &self,
         tx: &mut MySqlConnection,
@@ -1119,22 +1128,28 @@ impl MySqlStore {
         let mut written = HashMap::with_capacity(wrote.len());
         let mut heads = HashMap::with_capacity(wrote.len());
         for chunk in wrote.chunks(1 << MAX_ROWS_LOG2) {
-            let k = padded_log2(chunk.len());
-            let item = |i: usize| chunk[i.min(chunk.len() - 1)];
-            let mut read = sqlx::query(self.batch.written.get(k));
-            for i in 0..1 << k {
-                read = read.bind(item(i).job_id);
-            }
-            for i in 0..1 << k {
-                read = read
-                    .bind(ask)
+            let read = match (ask, chunk) {
+                (true, [f]) => sqlx::query(self.batch.written_handing_on.clone())
+                    .bind(f.job_id)
                     .bind(b.scope)
-                    .bind(item(i).queue)
+                    .bind(f.queue)
                     .bind(now)
                     .bind(now)
                     .bind(b.scope)
-                    .bind(item(i).queue);
-            }
+                    .bind(f.queue),
+                _ => {
+                    let k = padded_log2(chunk.len());
+                    let item = |i: usize| chunk[i.min(chunk.len() - 1)];
+                    let mut read = sqlx::query(self.batch.written.get(k));
+                    for i in 0..1 << k {
+                        read = read.bind(item(i).job_id);
+                    }
+                    for i in 0..1 << k {
+                        read = read.bind(b.scope).bind(item(i).queue);
+                    }
+                    read
+                }
+            };
             for row in read.fetch_all(&mut *tx).await? {
                 let job = job_from_row(&row)?;
                 match text(&row, "role")?.as_str() {
