@@ -95,10 +95,11 @@ impl Tables {
     /// `queuetopia_jobs`, `queuetopia_queues` and `queuetopia_migrations`
     /// and PostgreSQL's functions (`queuetopia_claim`, `queuetopia_finish`,
     /// `queuetopia_finish_batch`, `queuetopia_refresh`, `queuetopia_insert`,
-    /// `queuetopia_insert_one`, `queuetopia_check_job`) become qualified names, and every other name
+    /// `queuetopia_insert_one`, `queuetopia_check_job`, `queuetopia_job_ok`)
+    /// become qualified names, and every other name
     /// starting with `queuetopia_` (indexes) gets the prefix instead.
     pub(crate) fn render(&self, sql: &str) -> String {
-        const TABLES: [&str; 10] = [
+        const TABLES: [&str; 11] = [
             "jobs",
             "queues",
             "migrations",
@@ -109,6 +110,7 @@ impl Tables {
             "insert",
             "insert_one",
             "check_job",
+            "job_ok",
         ];
         let mut out = String::with_capacity(sql.len() + 64);
         let mut rest = sql;

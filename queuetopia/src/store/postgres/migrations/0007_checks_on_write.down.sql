@@ -11,3 +11,4 @@ ALTER TABLE queuetopia_jobs
 DROP TRIGGER queuetopia_jobs_checked_updates ON queuetopia_jobs;
 DROP TRIGGER queuetopia_jobs_checked_inserts ON queuetopia_jobs;
 DROP FUNCTION queuetopia_check_job();
+DROP FUNCTION queuetopia_job_ok(queuetopia_jobs);

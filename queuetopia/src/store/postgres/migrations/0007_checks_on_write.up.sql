@@ -7,6 +7,21 @@
 -- trigger checks every row a statement inserts (once per statement, over
 -- its new rows) and every row an update sets a checked column of: the same
 -- rows are refused, with the same SQLSTATE (23514, check_violation).
+-- A job row keeps the rules (on_exhausted may be NULL).
+CREATE FUNCTION queuetopia_job_ok(j queuetopia_jobs)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT octet_length(j.scope) BETWEEN 1 AND 255
+        AND octet_length(j.queue) BETWEEN 1 AND 255
+        AND octet_length(j.action) BETWEEN 1 AND 255
+        AND jsonb_typeof(j.params) = 'object'
+        AND j.timeout_ms > 0
+        AND j.max_backoff_ms >= 0
+        AND j.max_attempts > 0
+        AND (j.on_exhausted IS NULL OR j.on_exhausted IN ('skip', 'hold'))
+$fn$;
+
 CREATE FUNCTION queuetopia_check_job()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -15,33 +30,16 @@ DECLARE
     v_bad bigint;
 BEGIN
     IF TG_LEVEL = 'ROW' THEN
-        SELECT NEW.id INTO v_bad
-        WHERE NOT (
-            octet_length(NEW.scope) BETWEEN 1 AND 255
-            AND octet_length(NEW.queue) BETWEEN 1 AND 255
-            AND octet_length(NEW.action) BETWEEN 1 AND 255
-            AND jsonb_typeof(NEW.params) = 'object'
-            AND NEW.timeout_ms > 0
-            AND NEW.max_backoff_ms >= 0
-            AND NEW.max_attempts > 0
-            AND (NEW.on_exhausted IS NULL OR NEW.on_exhausted IN ('skip', 'hold'))
-        );
+        IF NOT queuetopia_job_ok(NEW) THEN
+            v_bad := NEW.id;
+        END IF;
     ELSE
         SELECT n.id INTO v_bad
         FROM queuetopia_new_jobs n
-        WHERE NOT (
-            octet_length(n.scope) BETWEEN 1 AND 255
-            AND octet_length(n.queue) BETWEEN 1 AND 255
-            AND octet_length(n.action) BETWEEN 1 AND 255
-            AND jsonb_typeof(n.params) = 'object'
-            AND n.timeout_ms > 0
-            AND n.max_backoff_ms >= 0
-            AND n.max_attempts > 0
-            AND (n.on_exhausted IS NULL OR n.on_exhausted IN ('skip', 'hold'))
-        )
+        WHERE NOT queuetopia_job_ok(n)
         LIMIT 1;
     END IF;
-    IF FOUND THEN
+    IF v_bad IS NOT NULL THEN
         RAISE EXCEPTION 'job % breaks a rule of %: names of 1 to 255 bytes, params an object, a positive timeout and attempts, a backoff not negative, on_exhausted skip, hold or none',
             v_bad, TG_TABLE_NAME
             USING ERRCODE = 'check_violation';
