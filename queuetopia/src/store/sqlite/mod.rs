@@ -26,7 +26,6 @@ use crate::list::{JobFilter, QueueInfo, QueueRow};
 use crate::tables::Tables;
 
 super::queries!(
-    job_attempt,
     job_by_id,
     job_delete_done,
     job_get,
@@ -48,6 +47,7 @@ super::queries!(
     queue_ready,
     queue_refresh,
     queue_set,
+    queue_take,
     queue_upsert,
     schema_exists,
     schema_version,
@@ -292,12 +292,14 @@ impl ClaimSteps for Steps<'_> {
     }
 
     async fn take(&mut self, head: Job, until: DateTime<Utc>) -> Result<Job> {
-        self.set_queue(&head.queue, Some((until, head.id)), Some(until))
-            .await?;
-        let row = sqlx::query(self.q.job_attempt.clone())
+        let row = sqlx::query(self.q.queue_take.clone())
+            .bind(self.claim.scope)
+            .bind(&head.queue)
+            .bind(self.claim.node)
+            .bind(micros(until))
+            .bind(self.claim.token)
             .bind(head.id)
             .bind(micros(self.now))
-            .bind(self.claim.node)
             .fetch_one(&mut *self.conn)
             .await?;
         job_from_row(&row)
