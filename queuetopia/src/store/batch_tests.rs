@@ -34,6 +34,25 @@ async fn fresh(backend: &str) -> (Db, String, Option<std::path::PathBuf>) {
     (db, prefix, (backend == "sqlite").then_some(file))
 }
 
+/// Drops what `migrate_to(0)` leaves: the table of applied migrations.
+async fn drop_migrations_table(db: &Db, prefix: &str) {
+    let sql = format!("DROP TABLE {prefix}migrations");
+    #[cfg(feature = "postgres")]
+    if let Some(pool) = db.pg_pool() {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(pool) = db.mysql_pool() {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}
+
 /// A transaction of another connection that holds a queue's row, as a
 /// caller's open transaction that created a job in it would.
 enum Held {
@@ -196,6 +215,7 @@ async fn a_batch_writes_each_result_and_claims_once(backend: &str, wait: bool) {
     assert_eq!(lock("c"), busy.then_some(Some(c.id)));
     assert_eq!(lock("d"), Some(Some(finished.next[0].job.id)));
     db.migrate_to(0).await.unwrap();
+    drop_migrations_table(&db, &prefix).await;
     if let Some(file) = file {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
