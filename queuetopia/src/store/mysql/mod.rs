@@ -969,6 +969,10 @@ impl MySqlStore {
             (written, heads) = self
                 .read_written(&mut tx, &b, now, &wrote, hand_on.is_some())
                 .await?;
+            // A job written under its queue's lock is there to be read.
+            if wrote.iter().any(|f| !written.contains_key(&f.job_id)) {
+                return Err(sqlx::Error::RowNotFound.into());
+            }
             for f in &wrote {
                 let seen = &locks[f.queue].seen;
                 let (head, others) = heads.remove(f.queue).unzip();
