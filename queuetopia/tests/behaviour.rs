@@ -2191,23 +2191,33 @@ async fn the_database_refuses_invalid_job_rows(kind: Kind) {
     let t = fresh(kind).await;
     let q = producer(&t.db, "s").await;
     let job = q.create_job("q", "a", json!({}), opts()).await.unwrap();
-    // Copies of the job's row, each with one rule broken.
+    // Copies of the job's row, each with one column's value replaced.
+    let copy = |column: &str, value: &str| {
+        let columns = "scope, queue, action, params, sequence, scheduled_at, timeout_ms, \
+                       max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at";
+        let values = columns
+            .replace("sequence", "sequence + 1")
+            .replacen(column, value, 1);
+        format!("INSERT INTO queuetopia_jobs ({columns}) SELECT {values} FROM queuetopia_jobs")
+    };
+    // Each with one rule broken.
     let inserts = [
-        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, '', action, params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
-        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, '', params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
-        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, 0, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
-        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, timeout_ms, -1, max_attempts, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
-        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, 0, on_exhausted, inserted_at, updated_at FROM queuetopia_jobs",
-        "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, 'later', inserted_at, updated_at FROM queuetopia_jobs",
+        copy("queue", "''"),
+        copy("action", "''"),
+        copy("timeout_ms", "0"),
+        copy("max_backoff_ms", "-1"),
+        copy("max_attempts", "0"),
+        copy("on_exhausted", "'later'"),
     ];
     let updates = [
         "UPDATE queuetopia_jobs SET scope = ''",
         "UPDATE queuetopia_jobs SET action = ''",
         "UPDATE queuetopia_jobs SET max_attempts = 0",
         "UPDATE queuetopia_jobs SET on_exhausted = 'later'",
-    ];
+    ]
+    .map(str::to_owned);
     for sql in inserts.into_iter().chain(updates) {
-        let refused = t.try_execute(sql).await.unwrap_err();
+        let refused = t.try_execute(&sql).await.unwrap_err();
         let kind = refused.as_database_error().map(|e| e.kind());
         assert!(
             matches!(kind, Some(sqlx::error::ErrorKind::CheckViolation)),
@@ -2215,8 +2225,8 @@ async fn the_database_refuses_invalid_job_rows(kind: Kind) {
         );
     }
     // The same copy, kept to the rules, is taken.
-    let fine = "INSERT INTO queuetopia_jobs (scope, queue, action, params, sequence, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, on_exhausted, inserted_at, updated_at) SELECT scope, queue, action, params, sequence + 1, scheduled_at, timeout_ms, max_backoff_ms, max_attempts, 'hold', inserted_at, updated_at FROM queuetopia_jobs";
-    assert_eq!(t.try_execute(fine).await.unwrap(), 1);
+    let fine = copy("on_exhausted", "'hold'");
+    assert_eq!(t.try_execute(&fine).await.unwrap(), 1);
     let listed = q.list_jobs(&JobFilter::default()).await.unwrap().jobs;
     assert_eq!(listed.len(), 2, "only the job kept to the rules was added");
     assert_eq!(

@@ -142,17 +142,18 @@ impl TestDb {
 
     /// Runs a statement on the test database, behind the library's back:
     /// the rows it wrote, or the database's error.
-    pub async fn try_execute(&self, sql: &'static str) -> Result<u64, sqlx::Error> {
+    pub async fn try_execute(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        let sql = || sqlx::AssertSqlSafe(sql.to_owned());
         Ok(match self.kind {
-            Kind::Postgres => sqlx::query(sql)
+            Kind::Postgres => sqlx::query(sql())
                 .execute(self.db.pg_pool().unwrap())
                 .await?
                 .rows_affected(),
-            Kind::Sqlite => sqlx::query(sql)
+            Kind::Sqlite => sqlx::query(sql())
                 .execute(self.db.sqlite_pool().unwrap())
                 .await?
                 .rows_affected(),
-            Kind::MySql => sqlx::query(sql)
+            Kind::MySql => sqlx::query(sql())
                 .execute(self.db.mysql_pool().unwrap())
                 .await?
                 .rows_affected(),

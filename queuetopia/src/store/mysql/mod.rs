@@ -87,14 +87,14 @@ pub(crate) struct MySqlStore {
     pool: MySqlPool,
     tables: Tables,
     q: Queries,
-    /// `job_insert.sql`, `queue_upsert.sql` and `queue_upserted.sql` for
-    /// many rows at once.
+    /// The statements written out for many rows at once.
     batch: BatchQueries,
 }
 
-/// A creation writes at most 2^8 rows per statement: a batch goes in
-/// chunks of 256, then its rest in falling powers of two, so that each
-/// connection prepares at most nine statements of each kind.
+/// A statement writes, locks or reads at most 2^8 rows: a batch of
+/// creations goes in chunks of 256, then its rest in falling powers of two
+/// ([`chunks`]); a batch of results is padded to a power of two
+/// ([`padded`]). Each connection prepares at most nine shapes of each.
 const MAX_ROWS_LOG2: usize = 8;
 
 /// A statement written out for 2^k rows (or queues, or ids), at `[k]` for
@@ -161,11 +161,13 @@ impl BatchQueries {
     }
 }
 
-/// The k of the smallest 2^k at least `n` (0 < n ≤ 2^[`MAX_ROWS_LOG2`]):
-/// a chunk of `n` is bound as 2^k, its last item repeated, so that one
-/// statement reads or locks it.
-fn padded_log2(n: usize) -> usize {
-    n.next_power_of_two().ilog2() as usize
+/// A chunk (1 to 2^[`MAX_ROWS_LOG2`] items) padded to the next 2^k by
+/// repeating its last item, with its k: one statement of the 2^k shape
+/// locks or reads it (a list with a repeated item finds the same rows).
+fn padded<T>(chunk: &[T]) -> (usize, impl Iterator<Item = &T> + Clone) {
+    let k = chunk.len().next_power_of_two().ilog2() as usize;
+    let last = chunk.len() - 1;
+    (k, (0..1 << k).map(move |i| &chunk[i.min(last)]))
 }
 
 /// `items` in chunks of 2^k, with their k: 256 at a time, then the rest in
@@ -351,7 +353,7 @@ impl MySqlStore {
         for job in jobs {
             let (sequence, enqueued) = next
                 .get_mut(job.queue.as_str())
-                .expect("every queue was upserted and read above");
+                .ok_or(sqlx::Error::RowNotFound)?;
             *sequence += 1;
             let at = scheduled_at(job.options.schedule, now).or(*enqueued);
             rows.push((job, *sequence, whole_micros(at.unwrap_or(now))));
@@ -433,9 +435,7 @@ impl MySqlStore {
             seen.locked_until
         };
         let ready = ready_at(head, kept, r.now);
-        let blocked = head
-            .filter(|h| h.error.is_some())
-            .map(|_| seen.blocked_since.unwrap_or(r.now));
+        let blocked = seen.blocked(head, r.now);
         sqlx::query(self.q.queue_refresh.clone())
             .bind(r.clear_running)
             .bind(r.release_lock)
@@ -554,6 +554,15 @@ const BEGIN_READ_COMMITTED: &str =
 struct QueueSeen {
     locked_until: Option<DateTime<Utc>>,
     blocked_since: Option<DateTime<Utc>>,
+}
+
+impl QueueSeen {
+    /// The queue's `blocked_since` once `head` is its head: kept from
+    /// before (or `now`) while the head has failed, none otherwise.
+    fn blocked(&self, head: Option<&Job>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        head.filter(|h| h.error.is_some())
+            .map(|_| self.blocked_since.unwrap_or(now))
+    }
 }
 
 /// A result's queue row, locked.
@@ -980,10 +989,7 @@ impl MySqlStore {
                     && decide(Some(Head::of(head)), now) == Decision::Run
                 {
                     let until = plus(now, claim.lease(head));
-                    let blocked = head
-                        .error
-                        .is_some()
-                        .then(|| seen.blocked_since.unwrap_or(now));
+                    let blocked = seen.blocked(Some(head), now);
                     let head = head.clone();
                     let job = self
                         .take(&mut tx, claim, head, until, now, Some(blocked))
@@ -1053,10 +1059,10 @@ impl MySqlStore {
             queues.sort_unstable();
             queues.dedup();
             for chunk in queues.chunks(1 << MAX_ROWS_LOG2) {
-                let k = padded_log2(chunk.len());
+                let (k, queues) = padded(chunk);
                 let mut lock = sqlx::query(self.batch.try_lock.get(k)).bind(b.scope);
-                for i in 0..1 << k {
-                    lock = lock.bind(chunk[i.min(chunk.len() - 1)]);
+                for queue in queues {
+                    lock = lock.bind(*queue);
                 }
                 rows.extend(lock.fetch_all(&mut *tx).await?);
             }
@@ -1142,14 +1148,13 @@ impl MySqlStore {
                     .bind(b.scope)
                     .bind(f.queue),
                 _ => {
-                    let k = padded_log2(chunk.len());
-                    let item = |i: usize| chunk[i.min(chunk.len() - 1)];
+                    let (k, results) = padded(chunk);
                     let mut read = sqlx::query(self.batch.written.get(k));
-                    for i in 0..1 << k {
-                        read = read.bind(item(i).job_id);
+                    for f in results.clone() {
+                        read = read.bind(f.job_id);
                     }
-                    for i in 0..1 << k {
-                        read = read.bind(b.scope).bind(item(i).queue);
+                    for f in results {
+                        read = read.bind(b.scope).bind(f.queue);
                     }
                     read
                 }
