@@ -62,6 +62,11 @@ fn smoke(backend: &str) {
         wide["rss_peak_mib"].as_f64().is_some_and(|m| m > 0.0),
         "{wide}"
     );
+    let batched = rows
+        .iter()
+        .find(|r| r["scenario"] == "enqueue_batched")
+        .expect("enqueue_batched");
+    assert_eq!(batched["limit_name"], "bare_insert", "{batched}");
     let latency = rows
         .iter()
         .find(|r| r["scenario"] == "latency")

@@ -27,6 +27,8 @@ use crate::list::{JobFilter, QueueInfo};
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+mod repeated;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
@@ -275,6 +277,38 @@ pub(crate) fn plan_inserts(jobs: &[NewJob], now: DateTime<Utc>) -> Vec<QueuePlan
         }
     }
     plans.into_values().collect()
+}
+
+/// Each job of a batch with its sequence number and the time it may first
+/// run, once its queues' rows are upserted: `last` holds, per queue, the
+/// last sequence number handed out (the batch's included) and its
+/// `last_enqueued_at`, the "now" of the jobs without a schedule. `time`
+/// turns a time into the backend's own (what its column keeps).
+pub(crate) fn sequenced<'a, T: Copy>(
+    jobs: &'a [NewJob],
+    plans: &[QueuePlan<'_>],
+    mut last: std::collections::HashMap<String, (i64, Option<T>)>,
+    now: DateTime<Utc>,
+    time: impl Fn(DateTime<Utc>) -> T,
+) -> Result<Vec<(&'a NewJob, i64, T)>> {
+    for plan in plans {
+        let (n, _) = last.get_mut(plan.queue).ok_or(sqlx::Error::RowNotFound)?;
+        *n -= plan.count;
+    }
+    jobs.iter()
+        .map(|job| {
+            let (sequence, enqueued) = last
+                .get_mut(job.queue.as_str())
+                .ok_or(sqlx::Error::RowNotFound)?;
+            *sequence += 1;
+            let at = scheduled_at(job.options.schedule, now).map(&time);
+            Ok((
+                job,
+                *sequence,
+                at.or(*enqueued).unwrap_or_else(|| time(now)),
+            ))
+        })
+        .collect()
 }
 
 /// When a job with this schedule may first run; `None` for "now".

@@ -6,7 +6,7 @@
 //! queue's new head), or the row as written is built from the one read
 //! under the same lock (a counted attempt: [`Job::attempted`]); claims
 //! decide in Rust ([`super::decide`]) as on SQLite. A batch of creations
-//! goes in multi-row statements (see [`Repeated`]). Times are `DATETIME(6)` in UTC from
+//! goes in multi-row statements (see [`super::repeated`]). Times are `DATETIME(6)` in UTC from
 //! `UTC_TIMESTAMP(6)`, read once per operation unless a clock is pinned.
 //! Every read that must see the latest committed rows runs after the queue
 //! row's lock is taken (or is a locking read), so any isolation level works;
@@ -22,10 +22,11 @@ use serde_json::Value;
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row, SqlSafeStr};
 
+use super::repeated::{MAX_ROWS_LOG2, Repeated, bind_job, bind_queue, chunks, padded, repeat};
 use super::{
     ClaimBatch, ClaimSteps, Claimed, Decision, FinishBatch, Finished, Head, Inserted, JobAction,
     JobFinish, LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk,
-    decide, plan_inserts, ready_at, scheduled_at,
+    decide, plan_inserts, ready_at, sequenced,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
@@ -91,38 +92,6 @@ pub(crate) struct MySqlStore {
     batch: BatchQueries,
 }
 
-/// A statement writes, locks or reads at most 2^8 rows: a batch of
-/// creations goes in chunks of 256, then its rest in falling powers of two
-/// ([`chunks`]); a batch of results is padded to a power of two
-/// ([`padded`]). Each connection prepares at most nine shapes of each.
-const MAX_ROWS_LOG2: usize = 8;
-
-/// A statement written out for 2^k rows (or queues, or ids), at `[k]` for
-/// k up to [`MAX_ROWS_LOG2`].
-struct Repeated(Vec<sqlx::SqlStr>);
-
-impl Repeated {
-    /// `text(n)` is the statement for `n` rows.
-    fn new(text: impl Fn(usize) -> String) -> Self {
-        // Safe: the library's own statements and placeholders.
-        Repeated(
-            (0..=MAX_ROWS_LOG2)
-                .map(|k| sqlx::AssertSqlSafe(text(1 << k)).into_sql_str())
-                .collect(),
-        )
-    }
-
-    /// The statement for a chunk of 2^k rows.
-    fn get(&self, k: usize) -> sqlx::SqlStr {
-        self.0[k].clone()
-    }
-}
-
-/// `sql` with its one `marker` written out `n` times, joined by `sep`.
-fn repeat(sql: &sqlx::SqlStr, marker: &str, n: usize, sep: &str) -> String {
-    sql.as_str().replacen(marker, &vec![marker; n].join(sep), 1)
-}
-
 /// The statements written out for many rows at once.
 struct BatchQueries {
     insert: Repeated,
@@ -159,32 +128,6 @@ impl BatchQueries {
             .into_sql_str(),
         }
     }
-}
-
-/// A chunk (1 to 2^[`MAX_ROWS_LOG2`] items) padded to the next 2^k by
-/// repeating its last item, with its k: one statement of the 2^k shape
-/// locks or reads it (a list with a repeated item finds the same rows).
-fn padded<T>(chunk: &[T]) -> (usize, impl Iterator<Item = &T> + Clone) {
-    let k = chunk.len().next_power_of_two().ilog2() as usize;
-    let last = chunk.len() - 1;
-    (k, (0..1 << k).map(move |i| &chunk[i.min(last)]))
-}
-
-/// `items` in chunks of 2^k, with their k: 256 at a time, then the rest in
-/// falling powers of two; with `one_by_one`, one at a time.
-fn chunks<T>(mut items: &[T], one_by_one: bool) -> impl Iterator<Item = (usize, &[T])> {
-    std::iter::from_fn(move || {
-        if items.is_empty() {
-            return None;
-        }
-        let k = match one_by_one {
-            true => 0,
-            false => (items.len().ilog2() as usize).min(MAX_ROWS_LOG2),
-        };
-        let (chunk, rest) = items.split_at(1 << k);
-        items = rest;
-        Some((k, chunk))
-    })
 }
 
 fn time(t: NaiveDateTime) -> DateTime<Utc> {
@@ -322,12 +265,7 @@ impl MySqlStore {
         for (k, chunk) in chunks(&plans, false) {
             let mut upsert = sqlx::query(self.batch.upsert.get(k));
             for plan in chunk {
-                upsert = upsert
-                    .bind(scope)
-                    .bind(plan.queue)
-                    .bind(plan.count)
-                    .bind(plan.has_now.then_some(now))
-                    .bind(plan.ready(now));
+                upsert = bind_queue(upsert, scope, plan, now, whole_micros);
             }
             upsert.execute(&mut *conn).await?;
             let mut upserted = sqlx::query(self.batch.upserted.get(k))
@@ -345,38 +283,13 @@ impl MySqlStore {
                 next.insert(text(&row, "queue")?, (last, opt_time(enqueued)));
             }
         }
-        for plan in &plans {
-            let (last, _) = next.get_mut(plan.queue).ok_or(sqlx::Error::RowNotFound)?;
-            *last -= plan.count;
-        }
-        let mut rows = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let (sequence, enqueued) = next
-                .get_mut(job.queue.as_str())
-                .ok_or(sqlx::Error::RowNotFound)?;
-            *sequence += 1;
-            let at = scheduled_at(job.options.schedule, now).or(*enqueued);
-            rows.push((job, *sequence, whole_micros(at.unwrap_or(now))));
-        }
+        let rows = sequenced(jobs, &plans, next, now, whole_micros)?;
         let mut stored = Vec::with_capacity(jobs.len());
         // Row by row when the ids of a multi-row insert may have gaps.
         for (k, chunk) in chunks(&rows, !consecutive) {
             let mut insert = sqlx::query(self.batch.insert.get(k));
             for &(job, sequence, scheduled_at) in chunk {
-                let o = &job.options;
-                insert = insert
-                    .bind(scope)
-                    .bind(&job.queue)
-                    .bind(&job.action)
-                    .bind(Value::Object(job.params.clone()).to_string())
-                    .bind(sequence)
-                    .bind(scheduled_at)
-                    .bind(millis(o.timeout))
-                    .bind(millis(o.max_backoff))
-                    .bind(i64::from(o.max_attempts))
-                    .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
-                    .bind(now)
-                    .bind(now);
+                insert = bind_job(insert, scope, job, sequence, scheduled_at, now);
             }
             let done = insert.execute(&mut *conn).await?;
             // The first row's id; the others follow it, one by one.

@@ -15,10 +15,11 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
+use super::repeated::{Repeated, bind_job, bind_queue, chunks, repeat};
 use super::{
     ClaimBatch, ClaimSteps, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish,
     LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk,
-    plan_inserts, scheduled_at,
+    plan_inserts, sequenced,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
@@ -72,6 +73,8 @@ pub(crate) struct SqliteStore {
     pool: SqlitePool,
     tables: Tables,
     q: Queries,
+    /// The statements written out for many rows at once.
+    batch: BatchQueries,
     /// `job_result.sql` then `queue_hand_on.sql`, run in one call: each
     /// call is a trip to sqlx's SQLite worker thread, which is most of what
     /// a statement costs here.
@@ -88,9 +91,11 @@ impl SqliteStore {
                 include_str!("sql/queue_hand_on.sql")
             ),
         );
+        let q = Queries::new(&tables);
         SqliteStore {
             pool,
-            q: Queries::new(&tables),
+            batch: BatchQueries::new(&q),
+            q,
             tables,
             result_hand_on,
         }
@@ -109,7 +114,81 @@ impl SqliteStore {
         now: Option<DateTime<Utc>>,
         _notify: bool,
     ) -> Result<Inserted> {
-        insert(&self.q, conn, scope, jobs, now.unwrap_or_else(Utc::now)).await
+        self.insert(conn, scope, jobs, now.unwrap_or_else(Utc::now))
+            .await
+    }
+
+    /// Creates jobs on `conn`, which the caller has put in a transaction:
+    /// their queues' rows first, in name order, then the jobs, each in
+    /// multi-row statements.
+    async fn insert(
+        &self,
+        conn: &mut SqliteConnection,
+        scope: &str,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<Inserted> {
+        // Per queue: the last sequence number handed out so far, and its "now".
+        let mut next: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+        let mut wake = false;
+        let plans = plan_inserts(jobs, now);
+        for (k, chunk) in chunks(&plans, false) {
+            let mut upsert = sqlx::query(self.batch.upsert.get(k));
+            for plan in chunk {
+                upsert = bind_queue(upsert, scope, plan, now, micros);
+            }
+            let rows = upsert
+                .bind(micros(now))
+                .bind(micros(now))
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in rows {
+                wake |= row.try_get::<bool, _>("ready")?;
+                next.insert(
+                    row.try_get("queue")?,
+                    (
+                        row.try_get("next_sequence")?,
+                        row.try_get("last_enqueued_at")?,
+                    ),
+                );
+            }
+        }
+        let rows = sequenced(jobs, &plans, next, now, micros)?;
+        let inserted_at = time(micros(now))?;
+        let mut stored = Vec::with_capacity(jobs.len());
+        for (k, chunk) in chunks(&rows, false) {
+            let mut insert = sqlx::query(self.batch.insert.get(k));
+            for &(job, sequence, scheduled_at) in chunk {
+                insert = bind_job(insert, scope, job, sequence, scheduled_at, micros(now));
+            }
+            let done = insert.execute(&mut *conn).await?;
+            if done.rows_affected() != chunk.len() as u64 {
+                return Err(sqlx::Error::RowNotFound.into());
+            }
+            // The last row's id; the others come before it, one by one.
+            let first = done.last_insert_rowid() - (chunk.len() as i64 - 1);
+            for (id, &(job, sequence, scheduled_at)) in (first..).zip(chunk) {
+                stored.push(job.stored(scope, id, sequence, time(scheduled_at)?, inserted_at));
+            }
+        }
+        Ok(Inserted { jobs: stored, wake })
+    }
+}
+
+/// The statements written out for many rows at once.
+struct BatchQueries {
+    insert: Repeated,
+    upsert: Repeated,
+}
+
+impl BatchQueries {
+    fn new(q: &Queries) -> Self {
+        const JOB: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        const QUEUE: &str = "(?, ?, ?, ?, ?)";
+        BatchQueries {
+            insert: Repeated::new(|n| repeat(&q.job_insert, JOB, n, ",\n")),
+            upsert: Repeated::new(|n| repeat(&q.queue_upsert, QUEUE, n, ",\n")),
+        }
     }
 }
 
@@ -163,63 +242,6 @@ fn job_from_row(row: &SqliteRow) -> Result<Job> {
         inserted_at: time(row.try_get("inserted_at")?)?,
         updated_at: time(row.try_get("updated_at")?)?,
     })
-}
-
-/// Creates jobs on `conn`, which the caller has put in a transaction.
-async fn insert(
-    q: &Queries,
-    conn: &mut SqliteConnection,
-    scope: &str,
-    jobs: &[NewJob],
-    now: DateTime<Utc>,
-) -> Result<Inserted> {
-    // Sequence numbers handed out so far, and the "now" of each queue.
-    let mut next: HashMap<&str, (i64, Option<i64>)> = HashMap::new();
-    let mut wake = false;
-    for plan in plan_inserts(jobs, now) {
-        let row = sqlx::query(q.queue_upsert.clone())
-            .bind(scope)
-            .bind(plan.queue)
-            .bind(plan.count)
-            .bind(plan.has_now.then(|| micros(now)))
-            .bind(micros(plan.ready(now)))
-            .bind(micros(now))
-            .fetch_one(&mut *conn)
-            .await?;
-        wake |= row.try_get::<bool, _>("ready")?;
-        let last: i64 = row.try_get("next_sequence")?;
-        let enqueued: Option<i64> = row.try_get("last_enqueued_at")?;
-        next.insert(plan.queue, (last - plan.count, enqueued));
-    }
-    let inserted_at = time(micros(now))?;
-    let mut stored = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let o = &job.options;
-        let (sequence, enqueued) = next
-            .get_mut(job.queue.as_str())
-            .expect("every queue was upserted above");
-        *sequence += 1;
-        let scheduled_at = scheduled_at(o.schedule, now)
-            .map(micros)
-            .or(*enqueued)
-            .unwrap_or_else(|| micros(now));
-        let id: i64 = sqlx::query_scalar(q.job_insert.clone())
-            .bind(scope)
-            .bind(&job.queue)
-            .bind(&job.action)
-            .bind(Value::Object(job.params.clone()).to_string())
-            .bind(*sequence)
-            .bind(scheduled_at)
-            .bind(millis(o.timeout))
-            .bind(millis(o.max_backoff))
-            .bind(i64::from(o.max_attempts))
-            .bind(o.on_exhausted.map(ExhaustionPolicy::as_str))
-            .bind(micros(now))
-            .fetch_one(&mut *conn)
-            .await?;
-        stored.push(job.stored(scope, id, *sequence, time(scheduled_at)?, inserted_at));
-    }
-    Ok(Inserted { jobs: stored, wake })
 }
 
 /// Runs the queue_refresh statement: see `sql/queue_refresh.sql`.
@@ -372,7 +394,9 @@ impl Store for SqliteStore {
         }
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
-        let stored = insert(&self.q, &mut tx, scope, jobs, now.unwrap_or_else(Utc::now)).await?;
+        let stored = self
+            .insert(&mut tx, scope, jobs, now.unwrap_or_else(Utc::now))
+            .await?;
         tx.commit().await?;
         Ok(stored)
     }

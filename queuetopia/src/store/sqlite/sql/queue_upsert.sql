@@ -1,11 +1,13 @@
--- Creates or updates a queue's row before jobs are added to it: hands out
--- ?3 sequence numbers and returns the last one; keeps "now" monotonic per
+-- Creates or updates the rows of the queues jobs are added to (a batch
+-- repeats the row of binds, one per queue, in name order): hands out
+-- sequence numbers and returns the last one; keeps "now" monotonic per
 -- queue (last_enqueued_at) for jobs without a schedule; moves ready_at no
 -- later than before and never before a live lease.
--- ?1 scope, ?2 queue, ?3 jobs added, ?4 now if some job has no schedule
--- (else NULL), ?5 the earliest time one of the new jobs may run, ?6 now.
+-- Binds per row: scope, queue, jobs added, now if some job has no schedule
+-- (else NULL), the earliest time one of the new jobs may run; then now,
+-- now.
 INSERT INTO queuetopia_queues AS q (scope, queue, next_sequence, last_enqueued_at, ready_at)
-VALUES (?1, ?2, ?3, ?4, ?5)
+VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (scope, queue) DO UPDATE SET
     next_sequence = q.next_sequence + excluded.next_sequence,
     last_enqueued_at = CASE
@@ -16,6 +18,6 @@ ON CONFLICT (scope, queue) DO UPDATE SET
         min(COALESCE(q.ready_at, excluded.ready_at), excluded.ready_at),
         COALESCE(q.locked_until, min(COALESCE(q.ready_at, excluded.ready_at), excluded.ready_at))
     )
-RETURNING next_sequence, last_enqueued_at,
+RETURNING queue, next_sequence, last_enqueued_at,
     -- whether a scheduler may claim the queue now: if so, wake it
-    ready_at <= ?6 AND (locked_until IS NULL OR locked_until <= ?6) AS ready
+    ready_at <= ? AND (locked_until IS NULL OR locked_until <= ?) AS ready
