@@ -1687,7 +1687,10 @@ async fn renewed_leases_keep_long_jobs_and_a_lost_one_cancels(kind: Kind) {
         .scope("s")
         .node("a")
         .poll_interval(Duration::from_secs(3600))
-        .renewed_lease(Duration::from_millis(300))
+        // Long enough that a renewal delayed by a loaded machine (every
+        // third of the lease, a commit each) still comes in time: at 300 ms
+        // one CI run on two cores lost the lease.
+        .renewed_lease(Duration::from_millis(1500))
         .start()
         .await
         .unwrap();
@@ -1709,7 +1712,7 @@ async fn renewed_leases_keep_long_jobs_and_a_lost_one_cancels(kind: Kind) {
             .map(|l| l.until)
     };
     let first = lock_until().await.expect("locked");
-    // A lease of 300 ms, not the timeout's 61 s.
+    // A lease of 1.5 s, not the timeout's 61 s.
     assert!(
         first <= Utc::now() + chrono::Duration::seconds(5),
         "{first}"
