@@ -22,11 +22,13 @@ use serde_json::Value;
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row, SqlSafeStr};
 
+use super::decide::{
+    ClaimSteps, Decision, Head, claim_walk, decide, plan_inserts, ready_at, sequenced,
+};
 use super::repeated::{MAX_ROWS_LOG2, Repeated, bind_job, bind_queue, chunks, padded, repeat};
 use super::{
-    ClaimBatch, ClaimSteps, Claimed, Decision, FinishBatch, Finished, Head, Inserted, JobAction,
-    JobFinish, LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk,
-    decide, plan_inserts, ready_at, sequenced,
+    ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
+    Migration, NextWake, Outcome, QueueClaim, Store, Written,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
@@ -507,7 +509,7 @@ struct Refresh<'a> {
     clear_running: bool,
 }
 
-/// A claim's steps on MySQL (see [`super::claim_walk`]).
+/// A claim's steps on MySQL (see [`super::decide::claim_walk`]).
 struct Steps<'a> {
     store: &'a MySqlStore,
     conn: &'a mut MySqlConnection,

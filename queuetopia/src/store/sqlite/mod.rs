@@ -1,7 +1,7 @@
 //! SQLite: the embedded default, with no server to set up.
 //!
 //! SQLite has one writer at a time, so every write runs in a `BEGIN
-//! IMMEDIATE` transaction and claims decide in Rust ([`super::decide`]) what
+//! IMMEDIATE` transaction and claims decide in Rust ([`super::decide`]: the same steps as on MySQL) what
 //! PostgreSQL decides in SQL. Times are stored as microseconds since the Unix
 //! epoch; "now" is this machine's clock, which is the database's clock for an
 //! embedded database, unless a clock is pinned.
@@ -15,11 +15,11 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
+use super::decide::{ClaimSteps, claim_walk, plan_inserts, sequenced};
 use super::repeated::{Repeated, bind_job, bind_queue, chunks, repeat};
 use super::{
-    ClaimBatch, ClaimSteps, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish,
-    LockRenewal, Migration, NextWake, Outcome, QueueClaim, Store, Written, claim_walk,
-    plan_inserts, sequenced,
+    ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
+    Migration, NextWake, Outcome, QueueClaim, Store, Written,
 };
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
@@ -265,7 +265,7 @@ async fn refresh(
     Ok(())
 }
 
-/// A claim's steps on SQLite (see [`super::claim_walk`]).
+/// A claim's steps on SQLite (see [`super::decide::claim_walk`]).
 struct Steps<'a> {
     q: &'a Queries,
     conn: &'a mut SqliteConnection,
