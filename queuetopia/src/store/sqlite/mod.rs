@@ -48,7 +48,6 @@ super::queries!(
     queue_ready,
     queue_refresh,
     queue_set,
-    queue_take,
     queue_upsert,
     schema_exists,
     schema_version,
@@ -75,6 +74,9 @@ pub(crate) struct SqliteStore {
     q: Queries,
     /// The statements written out for many rows at once.
     batch: BatchQueries,
+    /// `queue_set.sql` then `queue_take.sql`, run in one call: a queue
+    /// locked for its head, and the head's attempt counted.
+    set_take: sqlx::SqlStr,
     /// `job_result.sql` then `queue_hand_on.sql`, run in one call: each
     /// call is a trip to sqlx's SQLite worker thread, which is most of what
     /// a statement costs here.
@@ -92,8 +94,17 @@ impl SqliteStore {
             ),
         );
         let q = Queries::new(&tables);
+        let set_take = super::sql(
+            &tables,
+            concat!(
+                include_str!("sql/queue_set.sql"),
+                ";\n",
+                include_str!("sql/queue_take.sql")
+            ),
+        );
         SqliteStore {
             pool,
+            set_take,
             batch: BatchQueries::new(&q),
             q,
             tables,
@@ -268,6 +279,8 @@ async fn refresh(
 /// A claim's steps on SQLite (see [`super::decide::claim_walk`]).
 struct Steps<'a> {
     q: &'a Queries,
+    /// `queue_set.sql` then `queue_take.sql`.
+    set_take: &'a sqlx::SqlStr,
     conn: &'a mut SqliteConnection,
     claim: &'a QueueClaim<'a>,
     now: DateTime<Utc>,
@@ -314,13 +327,14 @@ impl ClaimSteps for Steps<'_> {
     }
 
     async fn take(&mut self, head: Job, until: DateTime<Utc>) -> Result<Job> {
-        let row = sqlx::query(self.q.queue_take.clone())
+        let row = sqlx::query((*self.set_take).clone())
             .bind(self.claim.scope)
             .bind(&head.queue)
             .bind(self.claim.node)
             .bind(micros(until))
             .bind(self.claim.token)
             .bind(head.id)
+            .bind(micros(until))
             .bind(micros(self.now))
             .fetch_one(&mut *self.conn)
             .await?;
@@ -725,6 +739,7 @@ impl SqliteStore {
             .await?;
         let examined = u32::try_from(ready.len()).unwrap_or(u32::MAX);
         let mut steps = Steps {
+            set_take: &self.set_take,
             q: &self.q,
             conn: &mut *tx,
             claim,
