@@ -126,10 +126,10 @@ tps() {
 }
 
 # Every figure is measured in two rounds, one after the other, and the
-# better of its two is kept: a floor is the best the machine did, and this
-# machine's commit rate drifts within minutes (checkpoints: the first write
-# of a page after one logs the whole page). The limits are measured in the
-# same rounds.
+# better of its two is kept: a floor is the best the machine did, and the
+# development machine's rates drift within minutes (one 3 s serial figure
+# came out at a third of the others). The limits are measured in the same
+# rounds.
 calc() { awk "BEGIN { print ($1) }"; }
 best() { calc "$1 > $2 ? $1 : $2"; }
 declare -A fig
