@@ -8,7 +8,7 @@
 # head, check its lock and hand the job to a scheduler. Where a target lies
 # above its floor, no work on the job path can meet it on that machine.
 #
-#   bench/floor.sh [seconds per figure, default 5]
+#   bench/floor.sh [seconds per figure, default 5] [rounds, default 2]
 #
 # Connects with libpq's environment (default: PGHOST=127.0.0.1,
 # PGUSER=postgres, PGDATABASE=test). Needs Queuetopia's tables (the
@@ -17,6 +17,7 @@
 # its own and deletes it at the end.
 set -euo pipefail
 secs=${1:-5}
+rounds=${2:-2}
 export PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-postgres} PGDATABASE=${PGDATABASE:-test}
 scope="floor-$$"
 limit_table="queuetopia_floor_limit_$$"
@@ -24,7 +25,7 @@ dir=$(mktemp -d)
 cleanup() {
   psql -qX -c "DELETE FROM queuetopia_jobs WHERE scope = '$scope'" \
     -c "DELETE FROM queuetopia_queues WHERE scope = '$scope'" \
-    -c "DROP TABLE IF EXISTS $limit_table" >/dev/null || true
+    -c "DROP TABLE IF EXISTS $limit_table" >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -120,22 +121,27 @@ SQL
 
 # Transactions per second of a script by c clients.
 tps() {
-  pgbench -n -M prepared -T "$secs" -c "$2" -j "$(( $2 < 2 ? $2 : 2 ))" \
-    -D scope="$scope" -D lo="$lo" -D hi="$hi" -D clients="$2" -f "$dir/$1.sql" 2>&1 |
-    awk '/^tps/ { print $3 }'
+  local out
+  out=$(pgbench -n -M prepared -T "$secs" -c "$2" -j "$(($2 < 2 ? $2 : 2))" \
+    -D scope="$scope" -D lo="$lo" -D hi="$hi" -D clients="$2" -f "$dir/$1.sql" 2>&1) || {
+    echo "floor: pgbench failed on $1.sql:" >&2
+    echo "$out" >&2
+    return 1
+  }
+  awk '/^tps/ { print $3 }' <<<"$out"
 }
 
-# Every figure is measured in two rounds, one after the other, and the
-# better of its two is kept: a floor is the best the machine did, and the
+# Every figure is measured in two rounds (by default), one after the other,
+# and the best is kept: a floor is the best the machine did, and the
 # development machine's rates drift within minutes (one 3 s serial figure
 # came out at a third of the others). The limits are measured in the same
 # rounds.
 calc() { awk "BEGIN { print ($1) }"; }
 best() { calc "$1 > $2 ? $1 : $2"; }
 declare -A fig
-for round in 1 2; do
+for ((round = 1; round <= rounds; round++)); do
   for f in limit:1 limit:10 serial:1 batch5:1 batch10:1 batch10:2 create:1; do
-    v=$(tps "${f%:*}" "${f#*:}")
+    v=$(tps "${f%:*}" "${f#*:}") || exit 1
     fig[$f]=$(best "${fig[$f]:-0}" "$v")
   done
 done
@@ -143,7 +149,7 @@ limit_1=${fig[limit:1]} limit_10=${fig[limit:10]}
 row() { # name, jobs/s, held against (name, rate), target ratio
   printf '  %-34s %9.0f  %-9s %9.0f %6.2f %6s\n' "$1" "$2" "$3" "$4" "$(calc "$2 / $4")" "$5"
 }
-echo "bare row writes on postgres (best of 2 rounds of $secs s each, pgbench, prepared, one pipeline per transaction)"
+echo "bare row writes on postgres (best of $rounds round(s) of $secs s each, pgbench, prepared, one pipeline per transaction)"
 printf '  limit_1  %9.0f one-row UPDATE commits/s\n  limit_10 %9.0f\n' "$limit_1" "$limit_10"
 printf '  %-34s %9s  %-9s %9s %6s %6s\n' "writes" "jobs/s" "against" "its /s" "ratio" "target"
 row "serial: 3 rows, 1 job per commit" "${fig[serial:1]}" limit_1 "$limit_1" 0.8

@@ -88,3 +88,53 @@ fn smoke_postgres() {
 fn smoke_mysql() {
     smoke("mysql");
 }
+
+/// `bench/floor.sh`, one round of one second per figure: it runs, and
+/// prints every figure with its ratio.
+#[test]
+fn floor_postgres() {
+    // The tables it writes to: the benchmark migrates them.
+    let migrate = Command::new(env!("CARGO_BIN_EXE_queuetopia-bench"))
+        .args(["--backend", "postgres", "--scenario", "latency"])
+        .args(["--scale", "0.002", "--limit-secs", "0.1"])
+        .output()
+        .expect("the benchmark runs");
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/floor.sh"))
+        .args(["1", "1"])
+        .output()
+        .expect("bench/floor.sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (writes, against) in [
+        ("serial:", "limit_1"),
+        ("fanout: 4 rows", "limit_10"),
+        ("fanout: 10 jobs", "limit_10"),
+        ("fanout: 10 per commit, 2 writers", "limit_10"),
+        ("create:", "limit_1"),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(writes))
+            .unwrap_or_else(|| panic!("no {writes} row in\n{stdout}"));
+        let figures: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        // … jobs/s, its limit's rate, the ratio, the target (after the
+        // numbers in the row's name).
+        let [.., per_sec, limit, ratio, _target] = figures[..] else {
+            panic!("{line}");
+        };
+        assert!(line.contains(against), "{line}");
+        assert!(per_sec > 0.0 && limit > 0.0 && ratio > 0.0, "{line}");
+    }
+}
