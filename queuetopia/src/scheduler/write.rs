@@ -124,8 +124,24 @@ async fn run(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Request>
     // batches.
     let mut alone = JoinSet::new();
     let mut batch = Vec::with_capacity(RESULT_BATCH);
-    while requests.recv_many(&mut batch, RESULT_BATCH).await > 0 {
-        let mut taken = std::mem::take(&mut batch);
+    // Results held back from the last batch: their queue had a result in it.
+    let mut later = Vec::new();
+    loop {
+        if later.is_empty() {
+            if requests.recv_many(&mut batch, RESULT_BATCH).await == 0 {
+                break;
+            }
+        } else {
+            batch.append(&mut later);
+            while batch.len() < RESULT_BATCH {
+                match requests.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut taken;
+        (taken, later) = one_per_queue(std::mem::take(&mut batch));
         // The order the queue rows are tried in.
         taken.sort_by(|a, b| a.queue.cmp(&b.queue));
         match write_batch(&shared, &taken, false).await {
@@ -158,6 +174,23 @@ async fn run(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Request>
         while alone.try_join_next().is_some() {}
     }
     while alone.join_next().await.is_some() {}
+}
+
+/// Splits `batch` into the first result of each queue, in arrival order,
+/// and the others. A queue can have two results waiting: the late result
+/// of an attempt whose lease ran out while this node could not write it (a
+/// database restart, a frozen process), and the result of this node's own
+/// later claim of that queue (which records the first attempt as
+/// abandoned). The stores write a batch's results under their queues'
+/// locks and match what they wrote to the results by job; two results of
+/// one queue in one batch would be matched wrongly (the late one reported
+/// as written). Each goes in a batch of its own turn instead: the one whose
+/// lock is gone is refused.
+fn one_per_queue(batch: Vec<Request>) -> (Vec<Request>, Vec<Request>) {
+    let mut seen = std::collections::HashSet::with_capacity(batch.len());
+    batch
+        .into_iter()
+        .partition(|r| seen.insert(r.queue.clone()))
 }
 
 /// Writes one result in a transaction of its own, waiting for its queue's
@@ -259,4 +292,41 @@ async fn write_batch(shared: &Shared, batch: &[Request], wait: bool) -> Result<V
             Some(Reply { job, next })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(queue: &str, job_id: i64, token: i64) -> Request {
+        Request {
+            queue: queue.to_owned(),
+            job_id,
+            attempt: 1,
+            timeout: Duration::from_secs(1),
+            token,
+            result: Report::Done,
+            reply: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn a_batch_takes_one_result_per_queue_and_keeps_the_others_in_order() {
+        let batch = vec![
+            request("a", 1, 10),
+            request("b", 2, 20),
+            request("a", 1, 11),
+            request("c", 3, 30),
+            request("a", 4, 12),
+            request("b", 5, 21),
+        ];
+        let (taken, later) = one_per_queue(batch);
+        let ids = |v: &[Request]| v.iter().map(|r| (r.job_id, r.token)).collect::<Vec<_>>();
+        assert_eq!(ids(&taken), [(1, 10), (2, 20), (3, 30)]);
+        assert_eq!(ids(&later), [(1, 11), (4, 12), (5, 21)]);
+        // The next round takes the first of those.
+        let (taken, later) = one_per_queue(later);
+        assert_eq!(ids(&taken), [(1, 11), (5, 21)]);
+        assert_eq!(ids(&later), [(4, 12)]);
+    }
 }
