@@ -131,14 +131,10 @@ async fn run(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Request>
             if requests.recv_many(&mut batch, RESULT_BATCH).await == 0 {
                 break;
             }
+            gather(&mut requests, &mut batch).await;
         } else {
             batch.append(&mut later);
-            while batch.len() < RESULT_BATCH {
-                match requests.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
-                }
-            }
+            take_waiting(&mut requests, &mut batch);
         }
         let mut taken;
         (taken, later) = one_per_queue(std::mem::take(&mut batch));
@@ -175,6 +171,40 @@ async fn run(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Request>
     }
     while alone.join_next().await.is_some() {}
 }
+
+/// Lets the attempts that are about to report join `batch` before it is
+/// written: yields to the runtime while results keep arriving (up to
+/// [`GATHER_ROUNDS`] times), and takes them. The replies of a batch wake
+/// its slots together; without this, the first of them to report would
+/// go alone, and the others in the next batch: a batch of one, then one
+/// of the rest, in turn. Never a timed wait: a result waits only for
+/// attempts already on their way.
+async fn gather(requests: &mut mpsc::UnboundedReceiver<Request>, batch: &mut Vec<Request>) {
+    for _ in 0..GATHER_ROUNDS {
+        if batch.len() >= RESULT_BATCH {
+            return;
+        }
+        let before = requests.len();
+        tokio::task::yield_now().await;
+        if requests.len() == before {
+            break;
+        }
+    }
+    take_waiting(requests, batch);
+}
+
+/// Adds the results already waiting to `batch`, up to [`RESULT_BATCH`].
+fn take_waiting(requests: &mut mpsc::UnboundedReceiver<Request>, batch: &mut Vec<Request>) {
+    while batch.len() < RESULT_BATCH {
+        match requests.try_recv() {
+            Ok(request) => batch.push(request),
+            Err(_) => break,
+        }
+    }
+}
+
+/// How many times [`gather`] yields at most.
+const GATHER_ROUNDS: usize = 16;
 
 /// Splits `batch` into the first result of each queue, in arrival order,
 /// and the others. A queue can have two results waiting: the late result

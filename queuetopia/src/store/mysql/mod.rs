@@ -83,6 +83,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     5 => "0005_insert_one",
     6 => "0006_lookups_by_key",
     7 => "0007_checks_on_write",
+    8 => "0008_set_based_batch",
 ];
 
 /// The MySQL / MariaDB store.

@@ -61,6 +61,7 @@ const MIGRATIONS: &[Migration] = super::migrations![
     5 => "0005_insert_one",
     6 => "0006_lookups_by_key",
     7 => "0007_checks_on_write",
+    8 => "0008_set_based_batch",
 ];
 
 /// Every write transaction takes the write lock at once, so that two writers

@@ -1,0 +1,2 @@
+-- PostgreSQL writes a batch of results in a few statements for the whole
+-- batch from this version on; this backend has nothing to change.
