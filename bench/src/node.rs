@@ -1,13 +1,16 @@
 //! A scheduler process of the `nodes` scenario, started by the benchmark as
 //! `queuetopia-bench node URL SCOPE NAME`. It connects, says `ready`, starts
-//! its scheduler when it reads `go`, and stops at the end of its input.
+//! its scheduler when it reads `go`, prints `done N` whenever its count of
+//! succeeded attempts has grown (several at once under load), and stops at
+//! the end of its input.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use queuetopia::Queuetopia;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::scenarios::{Counting, FANOUT_CONCURRENCY};
+use crate::scenarios::{Counting, FANOUT_CONCURRENCY, Tally};
 
 pub(crate) async fn run(args: &[String]) -> Result<(), String> {
     let [url, scope, name] = args else {
@@ -16,7 +19,8 @@ pub(crate) async fn run(args: &[String]) -> Result<(), String> {
     let db = queuetopia::connect(url).await.map_err(|e| e.to_string())?;
     // Connected and checked before the clock starts.
     db.schema_version().await.map_err(|e| e.to_string())?;
-    let builder = Queuetopia::builder(db, Counting::default())
+    let tally = Arc::new(Tally::default());
+    let builder = Queuetopia::builder(db, Counting(tally.clone()))
         .scope(scope.clone())
         .node(name.clone())
         .poll_interval(Duration::from_secs(1))
@@ -28,6 +32,13 @@ pub(crate) async fn run(args: &[String]) -> Result<(), String> {
         _ => return Ok(()),
     }
     let q = builder.start().await.map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let mut told = 0;
+        while tally.wait_for(told + 1).await.is_ok() {
+            told = tally.done();
+            println!("done {told}");
+        }
+    });
     while lines
         .next_line()
         .await

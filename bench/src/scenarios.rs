@@ -36,8 +36,13 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
+    /// Attempts that succeeded since the start.
+    pub(crate) fn done(&self) -> u64 {
+        self.done.load(Ordering::SeqCst)
+    }
+
     /// Waits until `target` attempts have succeeded since the start.
-    async fn wait_for(&self, target: u64) -> Result<(), String> {
+    pub(crate) async fn wait_for(&self, target: u64) -> Result<(), String> {
         self.target.store(target, Ordering::SeqCst);
         tokio::time::timeout(DRAIN_DEADLINE, async {
             while self.done.load(Ordering::SeqCst) < target {
@@ -542,6 +547,8 @@ async fn nodes(ctx: &Ctx) -> Result<Row, String> {
     let n = queues * per_queue;
     let exe = std::env::current_exe().map_err(err)?;
     let mut children = Vec::new();
+    // Each node's count of succeeded attempts, as it prints them.
+    let (report, mut counts) = tokio::sync::mpsc::unbounded_channel();
     for k in 0..NODES {
         let mut child = tokio::process::Command::new(&exe)
             .args(["node", &ctx.o.url, &scope, &format!("node-{k}")])
@@ -556,6 +563,16 @@ async fn nodes(ctx: &Ctx) -> Result<Row, String> {
             Some(line) if line == "ready" => {}
             other => return Err(format!("node-{k} did not get ready: {other:?}")),
         }
+        let report = report.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(count) = line.strip_prefix("done ").and_then(|c| c.parse().ok())
+                    && report.send((k, count)).is_err()
+                {
+                    break;
+                }
+            }
+        });
         children.push(child);
     }
     // All connected: go.
@@ -565,14 +582,23 @@ async fn nodes(ctx: &Ctx) -> Result<Row, String> {
         stdin.write_all(b"go\n").await.map_err(err)?;
         stdin.flush().await.map_err(err)?;
     }
-    let deadline = started + DRAIN_DEADLINE;
-    while seed::open_jobs(&ctx.db, &scope).await? > 0 {
-        if Instant::now() > deadline {
-            return Err("nodes: not drained".into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    // Drained when the nodes' counts of succeeded attempts add up, as
+    // fanout's are counted (the database is not polled meanwhile: on two
+    // cores that would slow the nodes down).
+    let mut done = [0u64; NODES];
+    while done.iter().sum::<u64>() < n {
+        let left = DRAIN_DEADLINE.saturating_sub(started.elapsed());
+        let (k, count) = tokio::time::timeout(left, counts.recv())
+            .await
+            .map_err(|_| "nodes: not drained")?
+            .ok_or("nodes: a node ended before the drain")?;
+        done[k] = count;
     }
     let seconds = started.elapsed().as_secs_f64();
+    if seed::open_jobs(&ctx.db, &scope).await? > 0 {
+        // Their results are written a moment later.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     for mut child in children {
         drop(child.stdin.take()); // end of input: the node shuts down
         let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
