@@ -117,6 +117,7 @@ fn floor_postgres() {
     for (writes, against) in [
         ("serial:", "limit_1"),
         ("fanout: 4 rows", "limit_10"),
+        ("fanout: 5 per commit, 2 writers", "limit_10"),
         ("fanout: 10 jobs", "limit_10"),
         ("fanout: 10 per commit, 2 writers", "limit_10"),
         ("create:", "limit_1"),
