@@ -29,6 +29,8 @@ mod decide;
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+#[cfg(feature = "postgres")]
+mod recent;
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 mod repeated;
 #[cfg(feature = "sqlite")]

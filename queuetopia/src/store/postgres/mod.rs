@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::recent::{Recent, Taken};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
@@ -66,6 +66,8 @@ const MIGRATIONS: &[Migration] = super::migrations![
 /// The PostgreSQL store.
 pub(crate) struct PgStore {
     pool: PgPool,
+    /// The connections this store used last, taken first.
+    recent: Recent<Postgres>,
     tables: Tables,
     sql: Sql,
     /// Behind a pooler in transaction mode (see [`crate::Db::transaction_pooler`]):
@@ -109,12 +111,12 @@ impl Sql {
 /// straight from the pool, or, behind a transaction pooler, inside a
 /// transaction (otherwise the pooler may hand the server connection to
 /// another client between the statement's parse and its execution).
-enum Session {
-    Direct(PoolConnection<Postgres>),
+enum Session<'a> {
+    Direct(Taken<'a, Postgres>),
     Pooled(Transaction<'static, Postgres>),
 }
 
-impl Session {
+impl Session<'_> {
     fn conn(&mut self) -> &mut PgConnection {
         match self {
             Session::Direct(c) => c,
@@ -122,9 +124,12 @@ impl Session {
         }
     }
 
+    /// Its statements ended well: commit (behind a pooler), or keep the
+    /// connection for the next session (see [`Recent`]).
     async fn done(self) -> Result<()> {
-        if let Session::Pooled(tx) = self {
-            tx.commit().await?;
+        match self {
+            Session::Direct(c) => c.finish(),
+            Session::Pooled(tx) => tx.commit().await?,
         }
         Ok(())
     }
@@ -133,6 +138,7 @@ impl Session {
 impl PgStore {
     pub(crate) fn new(pool: PgPool, tables: Tables) -> Self {
         PgStore {
+            recent: Recent::new(pool.clone()),
             pool,
             sql: Sql {
                 q: Queries::new(&tables),
@@ -156,11 +162,11 @@ impl PgStore {
         self.pooled
     }
 
-    async fn session(&self) -> Result<Session> {
+    async fn session(&self) -> Result<Session<'_>> {
         Ok(if self.pooled {
             Session::Pooled(self.pool.begin().await?)
         } else {
-            Session::Direct(self.pool.acquire().await?)
+            Session::Direct(self.recent.acquire().await?)
         })
     }
 
