@@ -29,7 +29,7 @@ mod decide;
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod recent;
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 mod repeated;

@@ -8,9 +8,10 @@
 //! in (a round trip per statement, in a task of its own). On PostgreSQL,
 //! serial and single creations ran a third faster on a pool of two to four
 //! connections than on sixteen, and half as fast again with this (see
-//! BENCHMARKS.md step 35). So the PostgreSQL store keeps the few
-//! connections it used last and takes the latest first. (The MySQL store
-//! does not: there the same change made single creations a fifth slower.)
+//! BENCHMARKS.md step 35). So the PostgreSQL store, and the SQLite store
+//! for its writes (serial a fifth faster), keep the few connections they
+//! used last and take the latest first. (The MySQL store does not: there
+//! the same change made single creations a fifth slower.)
 //!
 //! Only a connection whose work ended well is kept ([`Taken::finish`]): one
 //! dropped after an error, or with a statement cut off mid-flight (a

@@ -12,10 +12,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
 use super::decide::{ClaimSteps, claim_walk, plan_inserts, sequenced};
+use super::recent::Recent;
 use super::repeated::{Repeated, bind_job, bind_queue, chunks, repeat};
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
@@ -71,6 +72,8 @@ const BEGIN: &str = "BEGIN IMMEDIATE";
 /// The SQLite store.
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
+    /// The connections this store used last, taken first.
+    recent: Recent<Sqlite>,
     tables: Tables,
     q: Queries,
     /// The statements written out for many rows at once.
@@ -104,6 +107,7 @@ impl SqliteStore {
             ),
         );
         SqliteStore {
+            recent: Recent::new(pool.clone()),
             pool,
             set_take,
             batch: BatchQueries::new(&q),
@@ -407,20 +411,22 @@ impl Store for SqliteStore {
                 wake: false,
             });
         }
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.recent.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let stored = self
             .insert(&mut tx, scope, jobs, now.unwrap_or_else(Utc::now))
             .await?;
         tx.commit().await?;
+        conn.finish();
         Ok(stored)
     }
 
     async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.recent.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let batch = self.claim_on(&mut tx, &claim).await?;
         tx.commit().await?;
+        conn.finish();
         Ok(batch)
     }
 
@@ -677,7 +683,7 @@ impl SqliteStore {
     /// costs three calls per job (begin, this, commit). Otherwise the
     /// results are written, their queues refreshed, and the claim runs.
     async fn write_results(&self, b: FinishBatch<'_>) -> Result<Finished> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.recent.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let now = b.now.unwrap_or_else(Utc::now);
         let mut jobs = Vec::with_capacity(b.results.len());
@@ -721,6 +727,7 @@ impl SqliteStore {
             }
         }
         tx.commit().await?;
+        conn.finish();
         Ok(Finished { jobs, next })
     }
 
