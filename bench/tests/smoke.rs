@@ -3,9 +3,27 @@
 
 use std::process::Command;
 
+/// Runs `program` with `args`; its standard output, once it succeeded.
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+const BENCH: &str = env!("CARGO_BIN_EXE_queuetopia-bench");
+
 fn smoke(backend: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_queuetopia-bench"))
-        .args([
+    let stdout = run(
+        BENCH,
+        &[
             "--backend",
             backend,
             "--scenario",
@@ -15,14 +33,7 @@ fn smoke(backend: &str) {
             "--limit-secs",
             "0.1",
             "--json",
-        ])
-        .output()
-        .expect("the benchmark runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{backend}: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let rows: Vec<serde_json::Value> = stdout
         .lines()
@@ -94,25 +105,22 @@ fn smoke_mysql() {
 #[test]
 fn floor_postgres() {
     // The tables it writes to: the benchmark migrates them.
-    let migrate = Command::new(env!("CARGO_BIN_EXE_queuetopia-bench"))
-        .args(["--backend", "postgres", "--scenario", "latency"])
-        .args(["--scale", "0.002", "--limit-secs", "0.1"])
-        .output()
-        .expect("the benchmark runs");
-    assert!(
-        migrate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrate.stderr)
+    run(
+        BENCH,
+        &[
+            "--backend",
+            "postgres",
+            "--scenario",
+            "latency",
+            "--scale",
+            "0.002",
+            "--limit-secs",
+            "0.1",
+        ],
     );
-    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/floor.sh"))
-        .args(["1", "1"])
-        .output()
-        .expect("bench/floor.sh runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/floor.sh"),
+        &["1", "1"],
     );
     for (writes, against) in [
         ("serial:", "limit_1"),
