@@ -6,10 +6,10 @@
 //! slots finishing at once, many results share a commit and a round trip
 //! (group commit: ten per commit with ten slots whose jobs end at once, see
 //! `BENCHMARKS.md`). Before it writes, the writer lets the results already
-//! on their way join the batch; a batch holds one result per queue. A batch never waits for a queue row that another
-//! transaction holds (a job created in a caller's transaction that is still
-//! open): such a result is written alone, in a task of its own that waits,
-//! while the batches go on.
+//! on their way join the batch; a batch holds one result per queue. A batch
+//! never waits for a queue row that another transaction holds (a job
+//! created in a caller's transaction that is still open): such a result is
+//! written alone, in a task of its own that waits, while the batches go on.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

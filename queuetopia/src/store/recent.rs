@@ -25,6 +25,7 @@
 //! pool's other users for longer than that.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Instant;
 
@@ -43,7 +44,7 @@ pub(crate) struct Recent<DB: Database> {
     pool: Pool<DB>,
     kept: Arc<Kept<DB>>,
     /// Whether the reaper runs.
-    reaping: Mutex<bool>,
+    reaping: AtomicBool,
 }
 
 impl<DB: Database> Recent<DB> {
@@ -51,7 +52,7 @@ impl<DB: Database> Recent<DB> {
         Recent {
             pool,
             kept: Arc::new(Mutex::new(Vec::with_capacity(KEEP))),
-            reaping: Mutex::new(false),
+            reaping: AtomicBool::new(false),
         }
     }
 
@@ -94,14 +95,15 @@ impl<DB: Database> Recent<DB> {
     /// once, in the runtime of the first connection kept; it ends with the
     /// store.
     fn start_reaper(&self) {
-        let mut reaping = self.reaping.lock().unwrap_or_else(PoisonError::into_inner);
-        if *reaping {
+        if self.reaping.load(Ordering::Relaxed) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        *reaping = true;
+        if self.reaping.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let kept: Weak<Kept<DB>> = Arc::downgrade(&self.kept);
         runtime.spawn(async move {
             loop {

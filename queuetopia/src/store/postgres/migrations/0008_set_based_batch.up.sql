@@ -40,7 +40,7 @@ DECLARE
     v_now timestamptz := COALESCE(p_now, now());
     v_locked text[];
     v_written queuetopia_jobs[];
-    v_tried integer;
+    v_busy bigint := 0;
 BEGIN
     IF cardinality(p_job_ids) = 1 THEN
         RETURN QUERY
@@ -92,12 +92,8 @@ BEGIN
             NULL::timestamptz
         FROM unnest(p_queues, p_job_ids) AS t(queue, job_id)
         WHERE NOT t.queue = ANY(v_locked);
+        GET DIAGNOSTICS v_busy = ROW_COUNT;
     END IF;
-    -- Tried: every result but the busy ones.
-    v_tried := (
-        SELECT count(*) FROM unnest(p_queues) AS t(queue)
-        WHERE p_wait OR t.queue = ANY(v_locked)
-    );
     -- The results whose queue's lock is still their attempt's, written.
     WITH owned AS (
         SELECT t.*
@@ -163,11 +159,12 @@ BEGIN
         LIMIT 1
     ) h ON true
     WHERE q.scope = p_scope AND q.queue = w.queue;
-    IF p_next_limit > 0 AND v_tried > 0 THEN
+    -- As many queues as results were tried (every one but the busy ones).
+    IF p_next_limit > 0 AND cardinality(p_job_ids) > v_busy THEN
         RETURN QUERY
         SELECT * FROM queuetopia_claim(
-            p_scope, p_now, LEAST(p_next_limit, v_tried), p_node, p_margin_ms, p_next_token,
-            p_cap_ms
+            p_scope, p_now, LEAST(p_next_limit, cardinality(p_job_ids) - v_busy), p_node,
+            p_margin_ms, p_next_token, p_cap_ms
         );
     END IF;
 END
