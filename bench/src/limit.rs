@@ -21,7 +21,6 @@ macro_rules! on_pool {
         }
     };
 }
-pub(crate) use on_pool;
 
 /// Runs one statement, with no parameters.
 pub(crate) async fn execute(db: &Db, sql: String) -> Result<u64, String> {

@@ -575,6 +575,8 @@ async fn nodes(ctx: &Ctx) -> Result<Row, String> {
         });
         children.push(child);
     }
+    // The nodes' readers hold the only senders now: all gone, all ended.
+    drop(report);
     // All connected: go.
     let started = Instant::now();
     for child in &mut children {
@@ -595,12 +597,9 @@ async fn nodes(ctx: &Ctx) -> Result<Row, String> {
         done[k] = count;
     }
     let seconds = started.elapsed().as_secs_f64();
-    if seed::open_jobs(&ctx.db, &scope).await? > 0 {
-        // Their results are written a moment later.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     for mut child in children {
-        drop(child.stdin.take()); // end of input: the node shuts down
+        // End of input: the node shuts down, writing its last results.
+        drop(child.stdin.take());
         let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
     }
     seed::forget(&ctx.db, &scope).await?;

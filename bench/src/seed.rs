@@ -5,7 +5,7 @@
 
 use queuetopia::Db;
 
-use crate::limit::{execute, on_pool};
+use crate::limit::execute;
 use queuetopia::Backend;
 
 /// `n` numbers 0..n as a derived table `g(k)`, in SQL every backend takes.
@@ -98,18 +98,6 @@ pub(crate) async fn bare_inserts(
     })
     .await?;
     Ok(n as f64 / started.elapsed().as_secs_f64())
-}
-
-/// Jobs of `scope` neither done nor given up.
-pub(crate) async fn open_jobs(db: &Db, scope: &str) -> Result<i64, String> {
-    let sql = format!(
-        "SELECT COUNT(*) FROM queuetopia_jobs WHERE scope = '{scope}' \
-         AND done_at IS NULL AND given_up_at IS NULL"
-    );
-    on_pool!(db, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-        .fetch_one(pool)
-        .await
-        .map_err(|e| e.to_string()))
 }
 
 /// Deletes every row of `scope`.
