@@ -7,7 +7,7 @@ use crate::store::Store;
 use crate::tables::Tables;
 
 /// The schema version this library needs; [`Db::migrate`] brings the database to it.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Which database a [`Db`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,7 +86,7 @@
 //! | storing: one trait of queue operations | `src/store/mod.rs`, SQL in `src/store/<backend>/sql/` |
 //! | SQLite's and MySQL's claim decisions and creation numbering, in Rust; their multi-row statements | `src/store/decide.rs`, `src/store/repeated.rs` |
 //! | PostgreSQL's and SQLite's connections, most recently used first | `src/store/recent.rs` |
-//! | PostgreSQL's claim, result and creation functions | `src/store/postgres/migrations/0002_functions.up.sql`, `0003_finish_batch.up.sql`, `0004_insert_function.up.sql`, `0005_insert_one.up.sql`, `0006_lookups_by_key.up.sql`, `0008_set_based_batch.up.sql`; the jobs table's checks, `0007_checks_on_write.up.sql` |
+//! | PostgreSQL's claim, result and creation functions | `src/store/postgres/sql/functions/`, one file per function; the jobs table's checks, `check_job.sql` there |
 //! | every default | [`defaults`] |
 //!
 //! # Cargo features and backends

@@ -135,7 +135,7 @@ impl Head {
 /// `now`: a queue whose job just ended goes behind the queues already
 /// waiting (round robin), however old its head. Backends that refresh a
 /// queue in Rust use this; the others compute the same in SQL
-/// (`queuetopia_refresh` in `postgres/migrations/0002_functions.up.sql`).
+/// (`queuetopia_refresh` in `postgres/sql/functions/refresh.sql`).
 #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn ready_at(
     head: Option<&Job>,
@@ -194,7 +194,7 @@ pub(crate) trait ClaimSteps: Send {
 }
 
 /// Decides and writes, queue by queue, what a claim does with its ready
-/// queues (see `queuetopia_claim` in `postgres/migrations/0002_functions.up.sql`,
+/// queues (see `postgres/sql/functions/claim.sql`,
 /// which does the same in SQL):
 /// a lapsed lock whose attempt wrote no result is abandoned and taken over;
 /// a head that may run now is locked and its attempt counted; a head that

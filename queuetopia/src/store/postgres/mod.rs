@@ -54,13 +54,23 @@ super::queries!(
 
 const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
-    2 => "0002_functions",
-    3 => "0003_finish_batch",
-    4 => "0004_insert_function",
-    5 => "0005_insert_one",
-    6 => "0006_lookups_by_key",
-    7 => "0007_checks_on_write",
-    8 => "0008_set_based_batch",
+];
+
+/// The server-side functions (`sql/functions/`), applied after the
+/// migrations by every run of `migrate` that leaves a schema: each file
+/// replaces its function (`CREATE OR REPLACE`), so a new library brings its
+/// functions without a migration. A function's body may call another, so
+/// the order only matters for `job_ok`, whose argument is a job row, and
+/// `check_job`, which creates the triggers that call it.
+const FUNCTIONS: &[&str] = &[
+    include_str!("sql/functions/job_ok.sql"),
+    include_str!("sql/functions/check_job.sql"),
+    include_str!("sql/functions/refresh.sql"),
+    include_str!("sql/functions/claim.sql"),
+    include_str!("sql/functions/finish.sql"),
+    include_str!("sql/functions/finish_batch.sql"),
+    include_str!("sql/functions/insert.sql"),
+    include_str!("sql/functions/insert_one.sql"),
 ];
 
 /// The PostgreSQL store.
@@ -397,7 +407,7 @@ fn count(n: i32) -> u32 {
 }
 
 /// Reads what `queuetopia_claim` returns: a row per claimed job, then one
-/// row `examined` (see `migrations/0002_functions.up.sql`).
+/// row `examined` (see `sql/functions/claim.sql`).
 fn claim_rows(rows: &[PgRow]) -> Result<ClaimBatch> {
     let mut batch = ClaimBatch {
         claimed: Vec::new(),
@@ -588,6 +598,13 @@ impl Store for PgStore {
                 .bind(m.version as i32)
                 .execute(&mut *tx)
                 .await?;
+        }
+        if target > 0 {
+            for function in FUNCTIONS {
+                sqlx::raw_sql(super::sql(&self.tables, function))
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -56,13 +56,6 @@ super::queries!(
 
 const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
-    2 => "0002_functions",
-    3 => "0003_finish_batch",
-    4 => "0004_insert_function",
-    5 => "0005_insert_one",
-    6 => "0006_lookups_by_key",
-    7 => "0007_checks_on_write",
-    8 => "0008_set_based_batch",
 ];
 
 /// Every write transaction takes the write lock at once, so that two writers

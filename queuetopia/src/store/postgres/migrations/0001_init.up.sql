@@ -1,16 +1,20 @@
--- Jobs live in one table, shared by every scope.
+-- Jobs live in one table, shared by every scope. Its rules (names of 1 to
+-- 255 bytes, params an object, positive timeout and attempts, ...) are kept
+-- by a trigger, not CHECK constraints: see sql/functions/job_ok.sql. The
+-- functions, and that trigger, are applied after the migrations by every
+-- run of `migrate` (sql/functions/).
 CREATE TABLE queuetopia_jobs (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    scope TEXT NOT NULL CHECK (octet_length(scope) BETWEEN 1 AND 255),
-    queue TEXT NOT NULL CHECK (octet_length(queue) BETWEEN 1 AND 255),
-    action TEXT NOT NULL CHECK (octet_length(action) BETWEEN 1 AND 255),
-    params JSONB NOT NULL CHECK (jsonb_typeof(params) = 'object'),
+    scope TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    action TEXT NOT NULL,
+    params JSONB NOT NULL,
     sequence BIGINT NOT NULL,
     scheduled_at TIMESTAMPTZ NOT NULL,
-    timeout_ms BIGINT NOT NULL CHECK (timeout_ms > 0),
-    max_backoff_ms BIGINT NOT NULL CHECK (max_backoff_ms >= 0),
-    max_attempts INTEGER NOT NULL CHECK (max_attempts > 0),
-    on_exhausted TEXT CHECK (on_exhausted IN ('skip', 'hold')),
+    timeout_ms BIGINT NOT NULL,
+    max_backoff_ms BIGINT NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    on_exhausted TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     attempted_at TIMESTAMPTZ,
     attempted_by TEXT,

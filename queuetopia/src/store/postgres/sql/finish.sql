@@ -1,5 +1,5 @@
 -- Writes a batch of results, and claims up to $13 next queues: see
--- queuetopia_finish_batch in migrations/0003_finish_batch.up.sql.
+-- functions/finish_batch.sql.
 -- $1 scope, $2 node, $3 pinned clock or NULL; one array per result field:
 -- $4 queue, $5 job id, $6 lock token, $7 attempt, $8 succeeded, $9 error,
 -- $10 backoff (ms), $11 give up, $12 keep the lock; then $13 queues to claim

@@ -1,5 +1,5 @@
--- Writes one result, and claims up to $13 next queues: see queuetopia_finish
--- in migrations/0003_finish_batch.up.sql. A batch of one, called without
+-- Writes one result, and claims up to $13 next queues: see
+-- functions/finish.sql. A batch of one, called without
 -- queuetopia_finish_batch around it (whose call costs as much again as the
 -- statements it runs: see BENCHMARKS.md).
 -- $1 scope, $2 node, $3 pinned clock or NULL; $4 queue, $5 job id, $6 lock

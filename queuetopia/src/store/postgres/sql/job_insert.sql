@@ -1,7 +1,7 @@
--- Creates jobs, many at once: see queuetopia_insert in
--- migrations/0004_insert_function.up.sql. Reads back only what the server
--- decided for each job (the caller has the rest: decoding every column of
--- a thousand rows, params included, was a fifth of a batch's time), with
+-- Creates jobs, many at once: see functions/insert.sql.
+-- Reads back only what the server
+-- decided for each job (the caller has the rest: decoding every column,
+-- params included, would cost more than the creation), with
 -- the queue that pairs it with the job asked for.
 -- $1 scope, $2..$10 one array per column (queue, action, params as JSON
 -- text, scheduled at, delay in ms, timeout in ms, longest backoff in ms,

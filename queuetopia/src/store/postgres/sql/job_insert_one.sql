@@ -1,5 +1,5 @@
--- Creates one job: see queuetopia_insert_one in
--- migrations/0005_insert_one.up.sql. $1 scope, $2 queue, $3 action,
+-- Creates one job: see functions/insert_one.sql.
+-- $1 scope, $2 queue, $3 action,
 -- $4 params as JSON text, $5 scheduled at, $6 delay in ms, $7 timeout in ms,
 -- $8 longest backoff in ms, $9 attempts, $10 exhaustion policy, $11 the
 -- pinned clock (or NULL), $12 the notification channel (or NULL).

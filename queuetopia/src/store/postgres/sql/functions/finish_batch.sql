@@ -1,19 +1,15 @@
--- A batch of results in a few statements for the whole batch, instead of a
--- call of queuetopia_finish (and of queuetopia_refresh) per result. Each
--- call ran five statements and saved and restored its settings: about
--- 250 µs per result, of which the statements' own work was about 75 µs
--- (auto_explain over a fanout run; see BENCHMARKS.md).
---
--- Same signature, same results as migration 6's version: a single result
--- still goes through queuetopia_finish (its fast path hands the lock on);
--- several are locked first (skipping the rows other transactions hold,
--- unless p_wait: then waiting for them, in name order), then, each in one
--- statement for the whole batch: the results whose lock is still their
--- attempt's are written; their queues are refreshed from their new heads,
--- releasing or keeping their locks; one claim of as many queues as results
--- were tried. Each statement takes its snapshot after the previous one
--- ended (READ COMMITTED, checked by queuetopia_claim and queuetopia_finish),
--- so the writes see every job committed before the row locks were granted.
+-- Writes a batch of results, and claims the freed slots' next queues, in a
+-- few statements for the whole batch (not a call of queuetopia_finish per
+-- result). A single result goes through queuetopia_finish, whose fast path
+-- hands the lock straight on. Several are locked first (skipping the rows
+-- other transactions hold, unless p_wait: then waiting for them, in name
+-- order), then, each in one statement for the whole batch: the results
+-- whose lock is still their attempt's are written; their queues are
+-- refreshed from their new heads, releasing or keeping their locks; one
+-- claim of as many queues as results were tried. Each statement takes its
+-- snapshot after the previous one ended (READ COMMITTED, checked by
+-- queuetopia_claim and queuetopia_finish), so the writes see every job
+-- committed before the row locks were granted.
 CREATE OR REPLACE FUNCTION queuetopia_finish_batch(
     p_scope text, p_node text, p_now timestamptz,
     p_queues text[], p_job_ids bigint[], p_tokens bigint[], p_attempts integer[],

@@ -1,14 +1,13 @@
--- A single job, the creation made most often, gets a function of its own:
--- the same steps as the batch's (migration 4), as plain statements, without
--- the set machinery a batch needs (arrays, grouping, a window, sorts).
--- Under pgbench: 0.31-0.33 ms a call, against 0.42-0.44 ms for the batch
--- function given one job.
+-- Creates a single job, the creation made most often: the same steps as
+-- queuetopia_insert, as plain statements, without the set machinery a batch
+-- needs (arrays, grouping, a window, sorts), which costs more than the
+-- statements themselves for one job (see BENCHMARKS.md).
 --
 -- $1 scope, $2 queue, $3 action, $4 params as JSON text, $5 scheduled at,
 -- $6 delay in ms, $7 timeout in ms, $8 longest backoff in ms, $9 attempts,
 -- $10 exhaustion policy, $11 the pinned clock (or NULL), $12 the channel
 -- (or NULL).
-CREATE FUNCTION queuetopia_insert_one(
+CREATE OR REPLACE FUNCTION queuetopia_insert_one(
     p_scope text, p_queue text, p_action text, p_params text, p_at timestamptz,
     p_delay_ms bigint, p_timeout_ms bigint, p_backoff_ms bigint, p_attempts integer,
     p_policy text, p_now timestamptz, p_channel text
@@ -20,6 +19,7 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $fn$
 #variable_conflict use_column
 DECLARE

@@ -1,16 +1,23 @@
--- Generic plans are made once per session, with the statistics of that
--- moment. Two statements still read a queue's row by `queue = ANY(array)`
--- beside the scope, and on statistics taken while the queues table looked
--- empty their plans read every queue of the scope instead: the claim's
--- read and update of the queues it picked (15-19 ms a claim beside 10,000
--- queues, where 0.3 ms will do), and the batch of results' row locks.
--- Now the claim keeps the addresses of the rows it locked and finds them
--- by address, and the batch locks each queue's row by its primary key.
--- And the claim's first read, of the ready queues, was planned as a bitmap
--- of every ready queue of the scope, sorted, for a claim of ten (found by
--- tests/plans.rs): bitmap scans are off in every function (at the end).
+-- Claims up to p_limit ready queues for p_node: locks their rows (skipping
+-- rows another transaction holds), decides from each one's head, and counts
+-- an attempt of each head that may run now.
 --
--- The claim, as in migration 4 but for the picked queues.
+--   abandoned: the last attempt's lease ran out without a result: lock the
+--              queue so the claimer records that failure;
+--   run:       the head may run now: lock the queue, count the attempt;
+--   waiting:   the head runs later: move ready_at to that time;
+--   idle:      no open job, or the head is held: nothing to do until a write.
+--
+-- The same decision, in Rust, for SQLite and MySQL: `claim_walk` in
+-- src/store/decide.rs; the store conformance suite holds both to it.
+--
+-- The rows it locked are found again by address (ctid), never by
+-- `queue = ANY(array)`: a generic plan made while the queues table looked
+-- empty would read every queue of the scope for that.
+--
+-- Returns a row per claimed job (role 'claimed'), then one row 'examined'
+-- with how many queues were looked at and, when fewer than p_limit, the
+-- clock and the earliest ready_at after it (when to look again).
 CREATE OR REPLACE FUNCTION queuetopia_claim(
     p_scope text, p_now timestamptz, p_limit bigint, p_node text,
     p_margin_ms bigint, p_token bigint, p_cap_ms bigint
@@ -153,109 +160,3 @@ BEGIN
     RETURN NEXT;
 END
 $fn$;
-
--- A batch of results, as in migration 3 but for the row locks of the
--- queues (and, as every function since migration 4, no full reads).
-CREATE OR REPLACE FUNCTION queuetopia_finish_batch(
-    p_scope text, p_node text, p_now timestamptz,
-    p_queues text[], p_job_ids bigint[], p_tokens bigint[], p_attempts integer[],
-    p_ok boolean[], p_errors text[], p_backoff_ms bigint[], p_give_up boolean[],
-    p_keep_lock boolean[],
-    p_next_limit bigint, p_margin_ms bigint, p_next_token bigint, p_cap_ms bigint,
-    p_wait boolean
-)
-RETURNS TABLE (
-    role text, abandoned boolean, examined integer, wake_now timestamptz, wake_next timestamptz,
-    id bigint, scope text, queue text, action text, params jsonb, sequence bigint,
-    scheduled_at timestamptz, timeout_ms bigint, max_backoff_ms bigint, max_attempts integer,
-    on_exhausted text, attempts integer, attempted_at timestamptz, attempted_by text,
-    next_attempt_at timestamptz, done_at timestamptz, given_up_at timestamptz, error text,
-    inserted_at timestamptz, updated_at timestamptz
-)
-LANGUAGE plpgsql VOLATILE
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_bitmapscan = off
-AS $fn$
-#variable_conflict use_column
-DECLARE
-    r record;
-    v_free text[];
-    v_busy bigint[] := '{}';
-    v_tried integer;
-BEGIN
-    IF cardinality(p_job_ids) = 1 THEN
-        RETURN QUERY
-        SELECT * FROM queuetopia_finish(
-            p_scope, p_queues[1], p_node, p_job_ids[1], p_tokens[1], p_attempts[1], p_now,
-            p_ok[1], p_errors[1], p_backoff_ms[1], p_give_up[1], p_keep_lock[1],
-            p_next_limit, p_margin_ms, p_next_token, p_cap_ms, p_wait
-        );
-        RETURN;
-    END IF;
-    IF NOT p_wait THEN
-        -- Each queue's row by its whole primary key (LIMIT keeps it one
-        -- lookup per queue, whatever the statistics); SKIP LOCKED never
-        -- waits, so the order of the locks does not matter.
-        SELECT COALESCE(array_agg(l.queue), '{}') INTO v_free
-        FROM unnest(p_queues) AS p(queue)
-        JOIN LATERAL (
-            SELECT q.queue
-            FROM queuetopia_queues q
-            WHERE q.scope = p_scope AND q.queue = p.queue
-            LIMIT 1
-            FOR UPDATE SKIP LOCKED
-        ) l ON true;
-        FOR i IN 1 .. cardinality(p_queues) LOOP
-            CONTINUE WHEN p_queues[i] = ANY(v_free);
-            v_busy := v_busy || p_job_ids[i];
-            role := 'busy';
-            id := p_job_ids[i];
-            RETURN NEXT;
-        END LOOP;
-    END IF;
-    v_tried := cardinality(p_job_ids) - cardinality(v_busy);
-    FOR r IN
-        SELECT *
-        FROM unnest(
-            p_queues, p_job_ids, p_tokens, p_attempts, p_ok, p_errors, p_backoff_ms,
-            p_give_up, p_keep_lock
-        ) AS t(queue, job_id, token, attempt, ok, error, backoff_ms, give_up, keep_lock)
-        ORDER BY t.queue
-    LOOP
-        CONTINUE WHEN r.job_id = ANY(v_busy);
-        RETURN QUERY
-        SELECT * FROM queuetopia_finish(
-            p_scope, r.queue, p_node, r.job_id, r.token, r.attempt, p_now,
-            r.ok, r.error, r.backoff_ms, r.give_up, r.keep_lock,
-            0, 0, 0, NULL, true
-        );
-    END LOOP;
-    IF p_next_limit > 0 AND v_tried > 0 THEN
-        RETURN QUERY
-        SELECT * FROM queuetopia_claim(
-            p_scope, p_now, LEAST(p_next_limit, v_tried), p_node, p_margin_ms, p_next_token,
-            p_cap_ms
-        );
-    END IF;
-END
-$fn$;
-
--- No bitmap scans in the other functions either: with statistics of an
--- empty table, a single result's probe "does another queue wait?" read
--- every ready queue of the scope into a bitmap, where an index scan stops
--- at the first (found by tests/plans.rs). Every statement of these
--- functions reads a few rows by key; none needs a bitmap.
-ALTER FUNCTION queuetopia_finish(
-    text, text, text, bigint, bigint, integer, timestamptz,
-    boolean, text, bigint, boolean, boolean, bigint, bigint, bigint, bigint, boolean
-) SET enable_bitmapscan = off;
-ALTER FUNCTION queuetopia_refresh(text, text, timestamptz, boolean, boolean)
-    SET enable_bitmapscan = off;
-ALTER FUNCTION queuetopia_insert(
-    text, text[], text[], text[], timestamptz[], bigint[], bigint[], bigint[], integer[],
-    text[], timestamptz, text
-) SET enable_bitmapscan = off;
-ALTER FUNCTION queuetopia_insert_one(
-    text, text, text, text, timestamptz, bigint, bigint, bigint, integer, text, timestamptz, text
-) SET enable_bitmapscan = off;

@@ -1,21 +1,18 @@
-DROP FUNCTION queuetopia_finish_batch;
-DROP FUNCTION queuetopia_finish(
-    text, text, text, bigint, bigint, integer, timestamptz,
-    boolean, text, bigint, boolean, boolean, bigint, bigint, bigint, bigint, boolean
-);
-
--- queuetopia_finish as migration 2 made it.
 -- Writes an attempt's result under the queue's lock, then (p_next_limit > 0)
 -- claims the slot's next queue in the same transaction: one commit per job.
+-- Unless p_wait, a queue row that another transaction holds is not waited
+-- for: the result comes back as a 'busy' row with its job id, and nothing
+-- is written.
 --
 -- Returns nothing when the lock is no longer this attempt's (nothing is
 -- written then); else the job as stored (role 'finished'), then what
 -- queuetopia_claim returns.
-CREATE FUNCTION queuetopia_finish(
+CREATE OR REPLACE FUNCTION queuetopia_finish(
     p_scope text, p_queue text, p_node text, p_job_id bigint, p_token bigint,
     p_attempt integer, p_now timestamptz,
     p_ok boolean, p_error text, p_backoff_ms bigint, p_give_up boolean, p_keep_lock boolean,
-    p_next_limit bigint, p_margin_ms bigint, p_next_token bigint, p_cap_ms bigint
+    p_next_limit bigint, p_margin_ms bigint, p_next_token bigint, p_cap_ms bigint,
+    p_wait boolean
 )
 RETURNS TABLE (
     role text, abandoned boolean, examined integer, wake_now timestamptz, wake_next timestamptz,
@@ -27,6 +24,8 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -39,13 +38,37 @@ BEGIN
             current_setting('transaction_isolation');
     END IF;
     -- The queue's row, locked, and still under this attempt's lock.
-    PERFORM 1
-    FROM queuetopia_queues q
-    WHERE q.scope = p_scope AND q.queue = p_queue
-      AND q.locked_by = p_node AND q.running_job_id = p_job_id AND q.lock_token = p_token
-    FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN;
+    IF p_wait THEN
+        PERFORM 1
+        FROM queuetopia_queues q
+        WHERE q.scope = p_scope AND q.queue = p_queue
+          AND q.locked_by = p_node AND q.running_job_id = p_job_id AND q.lock_token = p_token
+        FOR UPDATE;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    ELSE
+        PERFORM 1
+        FROM queuetopia_queues q
+        WHERE q.scope = p_scope AND q.queue = p_queue
+          AND q.locked_by = p_node AND q.running_job_id = p_job_id AND q.lock_token = p_token
+        FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            -- Another transaction holds the row (then its last committed
+            -- version still shows this attempt's lock), or the lock is gone.
+            IF EXISTS (
+                SELECT 1
+                FROM queuetopia_queues q
+                WHERE q.scope = p_scope AND q.queue = p_queue
+                  AND q.locked_by = p_node AND q.running_job_id = p_job_id
+                  AND q.lock_token = p_token
+            ) THEN
+                role := 'busy';
+                id := p_job_id;
+                RETURN NEXT;
+            END IF;
+            RETURN;
+        END IF;
     END IF;
     IF p_ok THEN
         RETURN QUERY

@@ -1,2 +1,0 @@
--- PostgreSQL creates jobs with a server-side function from this version
--- on; this backend has nothing to change.

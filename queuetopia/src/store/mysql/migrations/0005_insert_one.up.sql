@@ -1,2 +1,0 @@
--- PostgreSQL creates a single job with a function of its own from this
--- version on; this backend has nothing to change.

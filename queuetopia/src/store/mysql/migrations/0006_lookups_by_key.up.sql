@@ -1,2 +1,0 @@
--- PostgreSQL's claim and batch of results find queue rows by key from this
--- version on; this backend has nothing to change.

@@ -1,2 +1,0 @@
--- The batch of results stays as migration 8 left it (same signature, same
--- results; migration 6's version called queuetopia_finish for each result).

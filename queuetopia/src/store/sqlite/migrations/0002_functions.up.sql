@@ -1,2 +1,0 @@
--- PostgreSQL runs its claims and results as server-side functions from this
--- version on; this backend has nothing to change.

@@ -1,2 +1,0 @@
--- PostgreSQL writes a batch of results with one server-side function from
--- this version on; this backend has nothing to change.

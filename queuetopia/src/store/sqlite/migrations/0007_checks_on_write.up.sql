@@ -1,2 +1,0 @@
--- PostgreSQL's jobs table checks its rows with a trigger from this version
--- on, instead of CHECK constraints; this backend keeps its constraints.

@@ -1,2 +1,0 @@
--- PostgreSQL writes a batch of results in a few statements for the whole
--- batch from this version on; this backend has nothing to change.
