@@ -65,6 +65,17 @@ pub enum Error {
         /// The backend the `Db` runs on.
         expected: &'static str,
     },
+    /// The database answered something this library never writes nor asks
+    /// for: a stored job that breaks the jobs table's rules (params not an
+    /// object, a time out of range, a name not UTF-8), or a write that
+    /// reports fewer rows than it was given. Trying again does the same, so
+    /// it is never transient; the library's own transaction is rolled back.
+    #[error("unexpected answer from the database: {0}")]
+    Unexpected(String),
+    /// Another node's migration held the schema longer than this one waits
+    /// for it (MySQL). Migrating again once it is done is safe.
+    #[error("timed out waiting for another node's migration")]
+    MigrationBusy,
     /// The database failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -72,9 +83,19 @@ pub enum Error {
 
 impl Error {
     /// Whether trying again later may succeed (a lost connection, a deadlock,
-    /// a busy database).
+    /// a busy database, another node's migration). The library's own
+    /// failures never are: a retried creation that failed on
+    /// [`Error::Unexpected`] could create its jobs twice.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Backend(e) if e.is_transient())
+        match self {
+            Error::Backend(e) => e.is_transient(),
+            Error::MigrationBusy => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn unexpected(what: impl Into<String>) -> Self {
+        Error::Unexpected(what.into())
     }
 
     pub(crate) fn validation(field: &'static str, reason: impl Into<String>) -> Self {
@@ -166,6 +187,9 @@ impl From<sqlx::Error> for BackendError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
+            // sqlx's own: the server sent what the driver did not expect,
+            // which leaves the connection unusable (the library never
+            // builds this error itself: see `Error::Unexpected`).
             | sqlx::Error::Protocol(_) => BackendErrorKind::Connection,
             sqlx::Error::Database(db) => {
                 let code = db.code();
@@ -230,5 +254,7 @@ mod tests {
         assert!(e.is_transient());
         assert!(!Error::from(sqlx::Error::RowNotFound).is_transient());
         assert!(!Error::validation("queue", "bad").is_transient());
+        assert!(!Error::unexpected("fewer rows").is_transient());
+        assert!(Error::MigrationBusy.is_transient());
     }
 }

@@ -52,9 +52,44 @@ pub trait Performer: Send + Sync + 'static {
 
 /// The error a performer returns: its message is stored in the job's `error`.
 ///
-/// Any `std::error::Error` converts into it, so `?` works in `perform`.
+/// A plain error retries the job after its backoff (the performer's
+/// [`Performer::backoff`]), until it succeeds or uses up its attempts. The
+/// performer can say more:
+///
+/// - [`JobError::retry_in`]: the next attempt comes after this delay (a rate
+///   limit's `Retry-After`), capped by the job's `max_backoff`;
+/// - [`JobError::give_up`]: no more attempts, whatever the job has left and
+///   whatever the exhaustion policy: the job is given up at once and its
+///   queue moves on (params that can never work, an account that is gone).
+///
+/// Any `std::error::Error` converts into it, so `?` works in `perform`; the
+/// error is kept as [`JobError::source`], and the stored message is the
+/// error's with each of its sources after a `: `.
+///
+/// ```
+/// use std::time::Duration;
+/// use queuetopia::JobError;
+///
+/// let later = JobError::new("rate limited").retry_in(Duration::from_secs(30));
+/// assert_eq!(later.retry_delay(), Some(Duration::from_secs(30)));
+/// let never = JobError::new("no such account").give_up();
+/// assert!(never.gives_up());
+/// ```
 pub struct JobError {
     message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    next: Next,
+}
+
+/// What the performer asked for after its failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The performer's backoff.
+    Backoff,
+    /// This delay, capped by the job's `max_backoff`.
+    RetryIn(Duration),
+    /// No more attempts.
+    GiveUp,
 }
 
 impl JobError {
@@ -62,18 +97,68 @@ impl JobError {
     pub fn new(message: impl Into<String>) -> Self {
         JobError {
             message: message.into(),
+            source: None,
+            next: Next::Backoff,
         }
+    }
+
+    /// The next attempt comes after `delay` instead of the backoff (capped
+    /// by the job's `max_backoff`). A job with no attempts left is still
+    /// given up or held, as its exhaustion policy says.
+    #[must_use]
+    pub fn retry_in(mut self, delay: Duration) -> Self {
+        self.next = Next::RetryIn(delay);
+        self
+    }
+
+    /// No more attempts: the job is given up at once, whatever attempts it
+    /// has left and whatever the exhaustion policy, and its queue moves on.
+    #[must_use]
+    pub fn give_up(mut self) -> Self {
+        self.next = Next::GiveUp;
+        self
     }
 
     /// The message stored in the job.
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// The error this one was made from, if any.
+    pub fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+
+    /// The delay asked for with [`JobError::retry_in`].
+    pub fn retry_delay(&self) -> Option<Duration> {
+        match self.next {
+            Next::RetryIn(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Whether [`JobError::give_up`] was asked for.
+    pub fn gives_up(&self) -> bool {
+        self.next == Next::GiveUp
+    }
 }
 
-impl<E: std::error::Error> From<E> for JobError {
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for JobError {
     fn from(e: E) -> Self {
-        JobError::new(e.to_string())
+        let mut message = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
+        JobError {
+            message,
+            source: Some(Box::new(e)),
+            next: Next::Backoff,
+        }
     }
 }
 
@@ -85,7 +170,15 @@ impl fmt::Display for JobError {
 
 impl fmt::Debug for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "JobError({:?})", self.message)
+        let mut d = f.debug_struct("JobError");
+        d.field("message", &self.message);
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        if self.next != Next::Backoff {
+            d.field("next", &self.next);
+        }
+        d.finish()
     }
 }
 
@@ -109,5 +202,36 @@ impl<P: Performer> DynPerformer for P {
 
     fn on_failure<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(Performer::on_failure(self, job))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not send")]
+    struct SendFailed(#[source] std::io::Error);
+
+    #[test]
+    fn a_converted_error_keeps_its_source_and_chain() {
+        let e = JobError::from(SendFailed(std::io::Error::other("connection reset")));
+        assert_eq!(e.message(), "could not send: connection reset");
+        let source = e.source().expect("kept");
+        assert_eq!(source.to_string(), "could not send");
+        assert!(source.source().is_some());
+        assert_eq!(e.retry_delay(), None);
+        assert!(!e.gives_up());
+    }
+
+    #[test]
+    fn the_performer_can_ask_for_a_delay_or_to_give_up() {
+        let e = JobError::new("later").retry_in(Duration::from_secs(5));
+        assert_eq!(e.retry_delay(), Some(Duration::from_secs(5)));
+        assert!(!e.gives_up());
+        let e = JobError::new("never").give_up();
+        assert!(e.gives_up());
+        assert_eq!(e.retry_delay(), None);
+        assert!(format!("{e:?}").contains("GiveUp"));
     }
 }

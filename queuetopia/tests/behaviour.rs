@@ -589,6 +589,76 @@ async fn an_operator_skip_lets_a_held_queue_move_on(kind: Kind) {
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
+/// A performer can give a job up at once, whatever attempts it has left
+/// and under the hold policy too, or name the delay before the next attempt
+/// (capped by the job's longest backoff).
+async fn a_performer_can_give_up_or_name_the_next_delay(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("n1");
+    let q = Queuetopia::builder(t.db.clone(), script.clone())
+        .scope("s")
+        .poll_interval(Duration::from_secs(3600))
+        .on_exhausted(ExhaustionPolicy::Hold)
+        .clock(manual_clock())
+        .start()
+        .await
+        .unwrap();
+    let mut rx = q.subscribe();
+    let gone = q
+        .create_job("a", "x", json!({"fail_times": 9, "give_up": true}), opts())
+        .await
+        .unwrap();
+    let behind = q.create_job("a", "x", json!({}), opts()).await.unwrap();
+    let Event::Failed { job, verdict, .. } = wait_event(
+        &mut rx,
+        "the give-up",
+        |e| matches!(e, Event::Failed { job, .. } if job.id == gone.id),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(verdict, Verdict::GiveUp);
+    assert_eq!((job.attempts, job.error.as_deref()), (1, Some("failure 1")));
+    assert!(job.given_up_at.is_some());
+    let done = wait_successes(&mut rx, 1).await;
+    assert_eq!(done[0].id, behind.id, "the queue moved on");
+    assert_eq!(q.get_job(gone.id).await.unwrap().state, JobState::GivenUp);
+
+    for (max_backoff, asked, expected) in [(3600, 90, 90), (60, 90, 60)] {
+        let job = q
+            .create_job(
+                "b",
+                "x",
+                json!({"fail_times": 1, "retry_in_ms": asked * 1000}),
+                opts().max_backoff(Duration::from_secs(max_backoff)),
+            )
+            .await
+            .unwrap();
+        let Event::Failed {
+            job: failed,
+            verdict,
+            ..
+        } = wait_event(
+            &mut rx,
+            "the retry",
+            |e| matches!(e, Event::Failed { job: j, .. } if j.id == job.id),
+        )
+        .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(verdict, Verdict::Retry);
+        let attempted = failed.attempted_at.unwrap();
+        assert_eq!(
+            failed.next_attempt_at,
+            Some(attempted + chrono::Duration::seconds(expected))
+        );
+        q.skip_job(job.id).await.unwrap();
+    }
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
 async fn backoff_follows_the_clock(kind: Kind) {
     let t = fresh(kind).await;
     let script = Script::new("n1");
@@ -2259,6 +2329,7 @@ behaviour_tests!(
     exhausted_jobs_hold_their_queue_under_the_hold_policy,
     an_operator_skip_lets_a_held_queue_move_on,
     backoff_follows_the_clock,
+    a_performer_can_give_up_or_name_the_next_delay,
     scheduled_jobs_wait_for_their_time,
     rolled_back_creations_leave_no_trace,
     transactional_creations_run_in_commit_order,

@@ -15,7 +15,7 @@ use super::write::{Next, Reply, Report, Writer};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::job::Job;
-use crate::performer::DynPerformer;
+use crate::performer::{DynPerformer, JobError};
 use crate::queuetopia::Shared;
 use crate::retry::{self, Verdict};
 use crate::store::{self, Claimed, LockRenewal};
@@ -23,13 +23,23 @@ use crate::store::{self, Claimed, LockRenewal};
 /// How an attempt ended.
 enum Ended {
     Ok,
-    Failed(String),
+    Failed(JobError),
     Panicked(String),
     TimedOut,
     Interrupted,
     Abandoned,
     /// The lease could not be renewed: the attempt was cancelled.
     LeaseLost,
+}
+
+/// What comes after a failure, as the performer asked.
+enum Asked {
+    /// The performer's backoff (or the default one).
+    Backoff,
+    /// This delay, capped by the job's `max_backoff`.
+    RetryIn(Duration),
+    /// No more attempts: give the job up.
+    GiveUp,
 }
 
 /// Frees the attempt's slot and wakes the scheduler when the attempt ends,
@@ -122,9 +132,9 @@ async fn perform(
     tokio::select! {
         joined = &mut task => match joined {
             Ok(Ok(())) => Ended::Ok,
-            Ok(Err(e)) => Ended::Failed(e.message().to_owned()),
+            Ok(Err(e)) => Ended::Failed(e),
             Err(e) if e.is_panic() => Ended::Panicked(panic_message(e.into_panic())),
-            Err(_) => Ended::Failed("cancelled".to_owned()),
+            Err(_) => Ended::Failed(JobError::new("cancelled")),
         },
         _ = tokio::time::sleep_until(deadline) => {
             task.abort();
@@ -213,7 +223,9 @@ async fn record(
     token: i64,
     ended: Ended,
 ) -> Next {
-    let (error, timeout, backoff) = match ended {
+    // The failure's message, whether it timed out, and what the performer
+    // asked for: a delay, or to give the job up.
+    let (error, timeout, asked) = match ended {
         Ended::Ok => {
             let (stored, next) = written(writer.write(job, token, Report::Done).await);
             match stored {
@@ -225,17 +237,24 @@ async fn record(
             }
             return next;
         }
-        Ended::Failed(message) => (message, false, None),
-        Ended::Panicked(message) => (message, false, None),
+        Ended::Failed(e) => {
+            let asked = match (e.gives_up(), e.retry_delay()) {
+                (true, _) => Asked::GiveUp,
+                (false, Some(d)) => Asked::RetryIn(d),
+                (false, None) => Asked::Backoff,
+            };
+            (e.message().to_owned(), false, asked)
+        }
+        Ended::Panicked(message) => (message, false, Asked::Backoff),
         Ended::TimedOut => {
             tracing::warn!(timeout = ?job.timeout, "attempt timed out and was cancelled");
-            ("timeout".to_owned(), true, None)
+            ("timeout".to_owned(), true, Asked::Backoff)
         }
         // Not the job's fault: run it again at once, elsewhere if need be.
         Ended::Interrupted => (
             "interrupted: the node shut down".to_owned(),
             false,
-            Some(Duration::ZERO),
+            Asked::RetryIn(Duration::ZERO),
         ),
         Ended::LeaseLost => {
             // Another node may own the queue now: write nothing.
@@ -251,13 +270,19 @@ async fn record(
                 job.attempted_by.as_deref().unwrap_or("?")
             ),
             false,
-            None,
+            Asked::Backoff,
         ),
     };
     let mut failed = job.clone();
     failed.error = Some(error.clone());
-    let backoff = backoff.unwrap_or_else(|| asked_backoff(performer, &failed));
-    let verdict = retry::verdict(&failed, shared.config.on_exhausted);
+    let backoff = match asked {
+        Asked::RetryIn(d) => retry::clamp_backoff(d, &failed),
+        Asked::Backoff | Asked::GiveUp => asked_backoff(performer, &failed),
+    };
+    let verdict = match asked {
+        Asked::GiveUp => Verdict::GiveUp,
+        _ => retry::verdict(&failed, shared.config.on_exhausted),
+    };
     let result = Report::Failed {
         error: error.clone(),
         backoff,

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Claimed, QueueClaim};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::job::{Job, NewJob, Schedule};
 
 /// What creating a batch of jobs does to one queue.
@@ -70,14 +70,16 @@ pub(crate) fn sequenced<'a, T: Copy>(
     time: impl Fn(DateTime<Utc>) -> T,
 ) -> Result<Vec<(&'a NewJob, i64, T)>> {
     for plan in plans {
-        let (n, _) = last.get_mut(plan.queue).ok_or(sqlx::Error::RowNotFound)?;
+        let (n, _) = last
+            .get_mut(plan.queue)
+            .ok_or_else(|| Error::unexpected("a queue's row was not upserted"))?;
         *n -= plan.count;
     }
     jobs.iter()
         .map(|job| {
             let (sequence, enqueued) = last
                 .get_mut(job.queue.as_str())
-                .ok_or(sqlx::Error::RowNotFound)?;
+                .ok_or_else(|| Error::unexpected("a queue's row was not upserted"))?;
             *sequence += 1;
             let at = scheduled_at(job.options.schedule, now).map(&time);
             Ok((

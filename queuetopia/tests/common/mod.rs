@@ -494,7 +494,14 @@ impl Performer for Script {
             .and_then(|n| n.as_u64())
             .unwrap_or(0);
         if u64::from(job.attempts) <= fail_times {
-            return Err(JobError::new(format!("failure {}", job.attempts)));
+            let error = JobError::new(format!("failure {}", job.attempts));
+            if job.params.get("give_up").and_then(|p| p.as_bool()) == Some(true) {
+                return Err(error.give_up());
+            }
+            if let Some(ms) = job.params.get("retry_in_ms").and_then(|n| n.as_u64()) {
+                return Err(error.retry_in(Duration::from_millis(ms)));
+            }
+            return Err(error);
         }
         Ok(())
     }

@@ -151,7 +151,7 @@ fn job_from_row(row: &MySqlRow) -> Result<Job> {
     let params: String = row.try_get("params")?;
     let params = match serde_json::from_str(&params) {
         Ok(Value::Object(map)) => map,
-        _ => return Err(sqlx::Error::Decode("params is not a JSON object".into()).into()),
+        _ => return Err(Error::unexpected("params is not a JSON object")),
     };
     let policy: Option<String> = row.try_get("on_exhausted")?;
     Ok(Job {
@@ -190,8 +190,7 @@ fn opt_text(row: &MySqlRow, column: &str) -> Result<Option<String>> {
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes)
-        .map_err(|e| sqlx::Error::Decode(format!("a name is not UTF-8: {e}").into()).into())
+    String::from_utf8(bytes).map_err(|e| Error::unexpected(format!("a name is not UTF-8: {e}")))
 }
 
 /// `EXISTS (…)` comes back as an integer.
@@ -290,7 +289,7 @@ impl MySqlStore {
             let done = insert.execute(&mut *conn).await?;
             // The first row's id; the others follow it, one by one.
             let first = i64::try_from(done.last_insert_id())
-                .map_err(|_| sqlx::Error::Protocol("a job id beyond the range of i64".into()))?;
+                .map_err(|_| Error::unexpected("a job id beyond the range of i64"))?;
             for (id, &(job, sequence, scheduled_at)) in (first..).zip(chunk) {
                 stored.push(job.stored(scope, id, sequence, scheduled_at, now));
             }
@@ -582,10 +581,7 @@ impl Store for MySqlStore {
             .fetch_one(&mut *conn)
             .await?;
         if locked != Some(1) {
-            return Err(sqlx::Error::Protocol(
-                "timed out waiting for another node's migration".into(),
-            )
-            .into());
+            return Err(Error::MigrationBusy);
         }
         let result = self.migrate_locked(&mut conn, target).await;
         sqlx::query(self.q.migrate_unlock.clone())
@@ -889,7 +885,7 @@ impl MySqlStore {
                 .await?;
             // A job written under its queue's lock is there to be read.
             if wrote.iter().any(|f| !written.contains_key(&f.job_id)) {
-                return Err(sqlx::Error::RowNotFound.into());
+                return Err(Error::unexpected("a result written was not read back"));
             }
             for f in &wrote {
                 let seen = &locks[f.queue].seen;

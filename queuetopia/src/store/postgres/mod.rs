@@ -364,9 +364,7 @@ fn created_jobs(scope: &str, asked: &[NewJob], rows: &[PgRow]) -> Result<Vec<Job
                     *i += 1;
                     c
                 })
-                .ok_or_else(|| {
-                    sqlx::Error::Protocol("a creation returned fewer jobs than asked".into())
-                })?;
+                .ok_or_else(|| Error::unexpected("a creation returned fewer jobs than asked"))?;
             Ok(job.stored(scope, c.id, c.sequence, c.scheduled_at, c.inserted_at))
         })
         .collect()
@@ -375,7 +373,7 @@ fn created_jobs(scope: &str, asked: &[NewJob], rows: &[PgRow]) -> Result<Vec<Job
 fn job_from_row(row: &PgRow) -> Result<Job> {
     let params = match row.try_get::<Value, _>("params")? {
         Value::Object(map) => map,
-        _ => return Err(sqlx::Error::Decode("params is not a JSON object".into()).into()),
+        _ => return Err(Error::unexpected("params is not a JSON object")),
     };
     let policy: Option<String> = row.try_get("on_exhausted")?;
     Ok(Job {

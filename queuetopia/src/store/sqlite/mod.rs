@@ -172,7 +172,7 @@ impl SqliteStore {
             }
             let done = insert.execute(&mut *conn).await?;
             if done.rows_affected() != chunk.len() as u64 {
-                return Err(sqlx::Error::RowNotFound.into());
+                return Err(Error::unexpected("a creation wrote fewer jobs than asked"));
             }
             // The last row's id; the others come before it, one by one.
             let first = done.last_insert_rowid() - (chunk.len() as i64 - 1);
@@ -207,7 +207,7 @@ fn micros(t: DateTime<Utc>) -> i64 {
 
 fn time(us: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us)
-        .ok_or_else(|| sqlx::Error::Decode(format!("time out of range: {us}").into()).into())
+        .ok_or_else(|| Error::unexpected(format!("time out of range: {us}")))
 }
 
 fn opt_time(us: Option<i64>) -> Result<Option<DateTime<Utc>>> {
@@ -226,7 +226,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job> {
     let params: String = row.try_get("params")?;
     let params = match serde_json::from_str(&params) {
         Ok(Value::Object(map)) => map,
-        _ => return Err(sqlx::Error::Decode("params is not a JSON object".into()).into()),
+        _ => return Err(Error::unexpected("params is not a JSON object")),
     };
     let policy: Option<String> = row.try_get("on_exhausted")?;
     Ok(Job {
