@@ -23,8 +23,11 @@ queuetopia-torture [options]
                                     left no lock, start a replacement (default 0)
   --restart-db                      restart the database server once, a third of
                                     the way through (PostgreSQL and MariaDB)
-  --restart-command CMD             the shell command that restarts it (default:
-                                    this machine's service commands)
+  --stop-command CMD                the shell command that stops the server
+                                    (default: scripts/services stop BACKEND, run
+                                    from the workspace root)
+  --start-command CMD               the shell command that starts it again and
+                                    waits until it answers (default: scripts/services)
   --deadline S                      give up after S seconds (default 300)
   --pickup N                        instead of the run above: measure cross-node
                                     pickup latency over N jobs, each created by
@@ -65,7 +68,8 @@ pub(crate) struct Options {
     pub(crate) stop_every: Option<Duration>,
     pub(crate) term_every: Option<Duration>,
     pub(crate) restart_db: bool,
-    pub(crate) restart_command: Option<String>,
+    pub(crate) stop_command: Option<String>,
+    pub(crate) start_command: Option<String>,
     pub(crate) deadline: Duration,
     pub(crate) json: bool,
     pub(crate) pickup: usize,
@@ -88,7 +92,8 @@ impl Options {
             stop_every: None,
             term_every: None,
             restart_db: false,
-            restart_command: None,
+            stop_command: None,
+            start_command: None,
             deadline: Duration::from_secs(300),
             json: false,
             pickup: 0,
@@ -128,7 +133,8 @@ impl Options {
                 "--stop-every" => o.stop_every = secs(value()?)?,
                 "--term-every" => o.term_every = secs(value()?)?,
                 "--restart-db" => o.restart_db = true,
-                "--restart-command" => o.restart_command = Some(value()?),
+                "--stop-command" => o.stop_command = Some(value()?),
+                "--start-command" => o.start_command = Some(value()?),
                 "--deadline" => o.deadline = secs(value()?)?.unwrap_or(o.deadline),
                 "--json" => o.json = true,
                 "--pickup" => o.pickup = number(flag, value()?)?,

@@ -152,26 +152,23 @@ impl Dice {
     }
 }
 
-fn restart_command(o: &Options) -> Option<String> {
-    if let Some(c) = &o.restart_command {
-        return Some(c.clone());
-    }
-    match o.backend {
-        Backend::Postgres => Some(
-            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -n 1) main restart"
-                .to_owned(),
-        ),
-        Backend::MySql => Some(
-            "mariadb-admin --protocol=tcp -h 127.0.0.1 -u root shutdown; \
-             for i in $(seq 1 300); do pgrep -x mariadbd >/dev/null || break; sleep 0.1; done; \
-             start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; sleep 2; \
-             mariadb-admin --protocol=tcp -h 127.0.0.1 -u root ping >/dev/null 2>&1 || \
-             start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd; \
-             for i in $(seq 1 100); do mariadb-admin --protocol=tcp -h 127.0.0.1 -u root ping >/dev/null 2>&1 && break; sleep 0.2; done"
-                .to_owned(),
-        ),
-        Backend::Sqlite => None,
-    }
+/// The shell commands that stop, then start, the database server: the
+/// options', or `scripts/services` (the Debian ones, run from the workspace
+/// root, as `scripts/torture` does). None for SQLite, which has no server.
+fn restart_commands(o: &Options) -> Option<(String, String)> {
+    let name = match o.backend {
+        Backend::Sqlite => return None,
+        backend => backend.name(),
+    };
+    let stop = o
+        .stop_command
+        .clone()
+        .unwrap_or_else(|| format!("scripts/services stop {name}"));
+    let start = o
+        .start_command
+        .clone()
+        .unwrap_or_else(|| "scripts/services".to_owned());
+    Some((stop, start))
 }
 
 /// Jobs neither done nor given up, summed over the scope's queues.
@@ -393,11 +390,16 @@ pub(crate) async fn run(o: Options) -> Result<bool, String> {
         }
         if !restarted && open.is_some_and(|n| (n as usize) < total * 2 / 3) {
             restarted = true;
-            if let Some(cmd) = restart_command(&o) {
+            if let Some((stop, start)) = restart_commands(&o) {
                 eprintln!("torture: restarting the database server");
                 let from = now_us();
-                let status = Command::new("sh").args(["-c", &cmd]).status();
-                let ok = status.is_ok_and(|s| s.success());
+                let run = |cmd: &str| {
+                    Command::new("sh")
+                        .args(["-c", cmd])
+                        .status()
+                        .is_ok_and(|s| s.success())
+                };
+                let ok = run(&stop) && run(&start);
                 faults.restarts.push((from, now_us(), ok));
                 eprintln!("torture: database restarted ({ok})");
             }
