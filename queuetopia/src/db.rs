@@ -2,62 +2,13 @@
 
 use std::sync::Arc;
 
+use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, StoreKind};
 use crate::tables::Tables;
 
 /// The schema version this library needs; [`Db::migrate`] brings the database to it.
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// Which database a [`Db`] runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Backend {
-    /// PostgreSQL.
-    Postgres,
-    /// SQLite.
-    Sqlite,
-    /// MySQL or MariaDB.
-    MySql,
-}
-
-impl Backend {
-    /// Its lower-case name: `postgres`, `sqlite` or `mysql`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Postgres => "postgres",
-            Backend::Sqlite => "sqlite",
-            Backend::MySql => "mysql",
-        }
-    }
-}
-
-/// What a backend can do, where the backends differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Capabilities {
-    /// Tables can live in a schema ([`Tables::schema`]): PostgreSQL.
-    pub schemas: bool,
-    /// Nodes may run on several machines: every backend but SQLite, whose
-    /// file is shared by processes of one machine only.
-    pub many_machines: bool,
-    /// Claims lock several queues in one statement (PostgreSQL); elsewhere a
-    /// claim walks its queues one by one in one transaction.
-    pub batch_claims: bool,
-    /// Creating a job wakes the schedulers of other nodes at once (on
-    /// commit): PostgreSQL's LISTEN/NOTIFY. Elsewhere other nodes find it at
-    /// their next poll.
-    pub notifications: bool,
-    /// The database's own clock is used for leases and schedules; SQLite uses
-    /// the machine's, which is the same thing for an embedded database.
-    pub server_clock: bool,
-    /// Writers lock single queues: a transaction that holds one queue (a
-    /// job created in a caller's transaction that is still open) holds up
-    /// that queue alone, while the others' results and claims go on
-    /// (PostgreSQL, MySQL). SQLite has one writer at a time: a caller's open
-    /// write transaction holds up every write until it ends.
-    pub row_locks: bool,
-}
 
 /// A database holding Queuetopia's tables, shared by every scope on it.
 ///
@@ -65,7 +16,7 @@ pub struct Capabilities {
 /// application already has ([`Db::from_pg_pool`], [`Db::from_sqlite_pool`]).
 #[derive(Clone)]
 pub struct Db {
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) store: Arc<StoreKind>,
 }
 
 impl std::fmt::Debug for Db {
@@ -200,10 +151,10 @@ impl Db {
     #[cfg(feature = "postgres")]
     pub fn from_pg_pool(pool: sqlx::PgPool) -> Db {
         Db {
-            store: Arc::new(crate::store::postgres::PgStore::new(
+            store: Arc::new(StoreKind::Postgres(crate::store::postgres::PgStore::new(
                 pool,
                 Tables::default(),
-            )),
+            ))),
         }
     }
 
@@ -217,7 +168,9 @@ impl Db {
     pub fn from_pg_pool_with(pool: sqlx::PgPool, tables: Tables) -> Result<Db> {
         tables.check(true)?;
         Ok(Db {
-            store: Arc::new(crate::store::postgres::PgStore::new(pool, tables)),
+            store: Arc::new(StoreKind::Postgres(crate::store::postgres::PgStore::new(
+                pool, tables,
+            ))),
         })
     }
 
@@ -240,33 +193,17 @@ impl Db {
     ///
     /// [`Error::Validation`] on a backend other than PostgreSQL.
     pub fn transaction_pooler(self) -> Result<Db> {
-        #[cfg(feature = "postgres")]
-        if let Some(store) = self
-            .store
-            .as_any()
-            .downcast_ref::<crate::store::postgres::PgStore>()
-        {
-            return Ok(Db {
-                store: Arc::new(store.behind_transaction_pooler()),
-            });
+        match &*self.store {
+            #[cfg(feature = "postgres")]
+            StoreKind::Postgres(store) => Ok(Db {
+                store: Arc::new(StoreKind::Postgres(store.behind_transaction_pooler())),
+            }),
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::validation(
+                "transaction_pooler",
+                "only PostgreSQL runs behind a transaction pooler",
+            )),
         }
-        Err(Error::validation(
-            "transaction_pooler",
-            "only PostgreSQL runs behind a transaction pooler",
-        ))
-    }
-
-    /// Whether statements are made safe for a transaction pooler.
-    fn is_pooled(&self) -> bool {
-        #[cfg(feature = "postgres")]
-        if let Some(store) = self
-            .store
-            .as_any()
-            .downcast_ref::<crate::store::postgres::PgStore>()
-        {
-            return store.is_pooled();
-        }
-        false
     }
 
     /// Uses a SQLite pool the application already has. Its connections should
@@ -275,10 +212,10 @@ impl Db {
     #[cfg(feature = "sqlite")]
     pub fn from_sqlite_pool(pool: sqlx::SqlitePool) -> Db {
         Db {
-            store: Arc::new(crate::store::sqlite::SqliteStore::new(
+            store: Arc::new(StoreKind::Sqlite(crate::store::sqlite::SqliteStore::new(
                 pool,
                 Tables::default(),
-            )),
+            ))),
         }
     }
 
@@ -292,7 +229,9 @@ impl Db {
     pub fn from_sqlite_pool_with(pool: sqlx::SqlitePool, tables: Tables) -> Result<Db> {
         tables.check(false)?;
         Ok(Db {
-            store: Arc::new(crate::store::sqlite::SqliteStore::new(pool, tables)),
+            store: Arc::new(StoreKind::Sqlite(crate::store::sqlite::SqliteStore::new(
+                pool, tables,
+            ))),
         })
     }
 
@@ -300,10 +239,10 @@ impl Db {
     #[cfg(feature = "mysql")]
     pub fn from_mysql_pool(pool: sqlx::MySqlPool) -> Db {
         Db {
-            store: Arc::new(crate::store::mysql::MySqlStore::new(
+            store: Arc::new(StoreKind::MySql(crate::store::mysql::MySqlStore::new(
                 pool,
                 Tables::default(),
-            )),
+            ))),
         }
     }
 
@@ -318,57 +257,50 @@ impl Db {
     pub fn from_mysql_pool_with(pool: sqlx::MySqlPool, tables: Tables) -> Result<Db> {
         tables.check(false)?;
         Ok(Db {
-            store: Arc::new(crate::store::mysql::MySqlStore::new(pool, tables)),
+            store: Arc::new(StoreKind::MySql(crate::store::mysql::MySqlStore::new(
+                pool, tables,
+            ))),
         })
     }
 
     /// The MySQL pool, when this `Db` runs on MySQL or MariaDB.
     #[cfg(feature = "mysql")]
     pub fn mysql_pool(&self) -> Option<&sqlx::MySqlPool> {
-        self.store
-            .as_any()
-            .downcast_ref::<crate::store::mysql::MySqlStore>()
-            .map(|s| s.pool())
+        match &*self.store {
+            StoreKind::MySql(s) => Some(s.pool()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
     }
 
     /// The PostgreSQL pool, when this `Db` runs on PostgreSQL.
     #[cfg(feature = "postgres")]
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
-        self.store
-            .as_any()
-            .downcast_ref::<crate::store::postgres::PgStore>()
-            .map(|s| s.pool())
+        match &*self.store {
+            StoreKind::Postgres(s) => Some(s.pool()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
     }
 
     /// The SQLite pool, when this `Db` runs on SQLite.
     #[cfg(feature = "sqlite")]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
-        self.store
-            .as_any()
-            .downcast_ref::<crate::store::sqlite::SqliteStore>()
-            .map(|s| s.pool())
+        match &*self.store {
+            StoreKind::Sqlite(s) => Some(s.pool()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
     }
 
     /// What this backend can do, where backends differ.
     pub fn capabilities(&self) -> Capabilities {
-        let backend = self.backend();
-        Capabilities {
-            schemas: backend == Backend::Postgres,
-            many_machines: backend != Backend::Sqlite,
-            batch_claims: backend == Backend::Postgres,
-            notifications: backend == Backend::Postgres && !self.is_pooled(),
-            server_clock: backend != Backend::Sqlite,
-            row_locks: backend != Backend::Sqlite,
-        }
+        self.store.capabilities()
     }
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
-        match self.store.backend() {
-            "postgres" => Backend::Postgres,
-            "mysql" => Backend::MySql,
-            _ => Backend::Sqlite,
-        }
+        self.store.backend()
     }
 
     /// Brings the schema to [`SCHEMA_VERSION`]. Safe to call from many nodes

@@ -115,6 +115,7 @@
 //! idempotency keys with the services you call, write with upserts).
 #![warn(missing_docs)]
 
+mod backend;
 mod clock;
 mod db;
 pub mod defaults;
@@ -130,8 +131,9 @@ mod store;
 mod tables;
 pub mod testing;
 
+pub use backend::{Backend, Capabilities};
 pub use clock::Clock;
-pub use db::{Backend, Capabilities, Db, SCHEMA_VERSION, connect};
+pub use db::{Db, SCHEMA_VERSION, connect};
 pub use error::{BackendError, BackendErrorKind, Error, Result};
 pub use event::{Event, SchedulerStats};
 pub use job::{ExhaustionPolicy, Job, JobOptions, JobState, NewJob};

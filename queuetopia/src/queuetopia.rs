@@ -17,7 +17,7 @@ use crate::job::{ExhaustionPolicy, Job, JobOptions, NewJob, check_name};
 use crate::list::{JobEntry, JobFilter, JobPage, QueueInfo};
 use crate::performer::{DynPerformer, Performer};
 use crate::scheduler::{self, Scheduler};
-use crate::store::JobAction;
+use crate::store::{JobAction, Store};
 
 /// How a scope's scheduler behaves.
 #[derive(Debug, Clone)]
@@ -419,7 +419,7 @@ mod sealed {
 
 /// Implements [`TxConnection`] for one backend's connection type.
 macro_rules! tx_connection {
-    ($feature:literal, $conn:ty, $store:ty) => {
+    ($feature:literal, $conn:ty, $kind:ident) => {
         #[cfg(feature = $feature)]
         impl sealed::Sealed for $conn {}
 
@@ -434,33 +434,24 @@ macro_rules! tx_connection {
                 notify: bool,
             ) -> crate::performer::BoxFuture<'a, Result<Vec<Job>>> {
                 Box::pin(async move {
-                    let Some(store) = db.store.as_any().downcast_ref::<$store>() else {
-                        return Err(Error::WrongBackend {
-                            expected: db.store.backend(),
-                        });
-                    };
-                    Ok(store.insert_on(self, scope, jobs, now, notify).await?.jobs)
+                    match &*db.store {
+                        crate::store::StoreKind::$kind(store) => {
+                            Ok(store.insert_on(self, scope, jobs, now, notify).await?.jobs)
+                        }
+                        #[allow(unreachable_patterns)]
+                        _ => Err(Error::WrongBackend {
+                            expected: db.backend().name(),
+                        }),
+                    }
                 })
             }
         }
     };
 }
 
-tx_connection!(
-    "postgres",
-    sqlx::PgConnection,
-    crate::store::postgres::PgStore
-);
-tx_connection!(
-    "sqlite",
-    sqlx::SqliteConnection,
-    crate::store::sqlite::SqliteStore
-);
-tx_connection!(
-    "mysql",
-    sqlx::MySqlConnection,
-    crate::store::mysql::MySqlStore
-);
+tx_connection!("postgres", sqlx::PgConnection, Postgres);
+tx_connection!("sqlite", sqlx::SqliteConnection, Sqlite);
+tx_connection!("mysql", sqlx::MySqlConnection, MySql);
 
 impl Builder {
     fn producer(db: Db) -> Builder {

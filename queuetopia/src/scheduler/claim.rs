@@ -14,7 +14,7 @@ use crate::defaults::CLAIM_BATCH;
 use crate::error::Result;
 use crate::performer::DynPerformer;
 use crate::queuetopia::Shared;
-use crate::store::{QueueClaim, random_token};
+use crate::store::{QueueClaim, Store, random_token};
 
 /// Claims until no ready queue or no free slot is left; returns how long the
 /// scheduler may sleep before the next time it knows a queue becomes ready.

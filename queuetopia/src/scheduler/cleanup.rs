@@ -40,7 +40,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
 
 /// Deletes the scope's done jobs older than `retention`, in batches.
 pub(crate) async fn delete_done(
-    store: &dyn Store,
+    store: &impl Store,
     scope: &str,
     retention: Duration,
     now: Option<DateTime<Utc>>,
@@ -50,7 +50,7 @@ pub(crate) async fn delete_done(
 
 /// Deletes the rows of the scope's queues that have nothing left.
 pub(crate) async fn prune_queues(
-    store: &dyn Store,
+    store: &impl Store,
     scope: &str,
     now: Option<DateTime<Utc>>,
 ) -> Result<u64> {

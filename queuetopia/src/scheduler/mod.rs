@@ -27,6 +27,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::error::Result;
 use crate::performer::DynPerformer;
 use crate::queuetopia::Shared;
+use crate::store::Store;
 
 /// A running scheduler, owned by the [`crate::Queuetopia`] handles.
 pub(crate) struct Scheduler {

@@ -18,7 +18,7 @@ use crate::job::Job;
 use crate::performer::{DynPerformer, JobError};
 use crate::queuetopia::Shared;
 use crate::retry::{self, Verdict};
-use crate::store::{self, Claimed, LockRenewal};
+use crate::store::{self, Claimed, LockRenewal, Store};
 
 /// How an attempt ended.
 enum Ended {

@@ -23,7 +23,7 @@ use crate::defaults::RESULT_BATCH;
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::queuetopia::Shared;
-use crate::store::{self, Claimed, FinishBatch, JobFinish, NextClaim, Outcome, Written};
+use crate::store::{self, Claimed, FinishBatch, JobFinish, NextClaim, Outcome, Store, Written};
 
 /// A job claimed with a batch of results: the job, its lock token, and when
 /// it was asked for.

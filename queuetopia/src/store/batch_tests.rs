@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{FinishBatch, JobFinish, NextClaim, Outcome, QueueClaim, Written, random_token};
+use super::{FinishBatch, JobFinish, NextClaim, Outcome, QueueClaim, Store, Written, random_token};
 use crate::job::{JobOptions, NewJob};
 use crate::{Db, Tables};
 

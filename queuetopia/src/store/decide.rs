@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Claimed, QueueClaim};
@@ -176,7 +175,7 @@ pub(crate) fn decide(head: Option<Head>, now: DateTime<Utc>) -> Decision {
 /// The steps of a claim, for the backends that walk their ready queues one
 /// by one inside one transaction (SQLite, MySQL): each reads or writes on
 /// the claim's connection.
-#[async_trait]
+#[allow(async_fn_in_trait)]
 pub(crate) trait ClaimSteps: Send {
     /// The job of a lapsed lock, if it has no result yet.
     async fn open_job(&mut self, id: i64) -> Result<Option<Job>>;

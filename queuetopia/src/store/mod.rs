@@ -16,15 +16,17 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::backend::{Backend, Capabilities};
 use crate::error::Result;
 use crate::job::{Job, NewJob};
 use crate::list::{JobFilter, QueueInfo};
 
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 mod decide;
+mod dispatch;
+pub(crate) use dispatch::StoreKind;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
@@ -263,13 +265,18 @@ pub(crate) fn migration_steps(
 }
 
 /// The operations every backend provides.
-#[async_trait]
+///
+/// The set of backends is closed, so the store a [`crate::Db`] holds is an
+/// enum of them ([`StoreKind`]) whose calls go to the backend's own methods
+/// by a `match`, not through a `dyn Store` whose every call would box its
+/// future (see ARCHITECTURE.md, "The storage seam").
+#[allow(async_fn_in_trait)]
 pub(crate) trait Store: Send + Sync + 'static {
-    /// The backend's name, for messages.
-    fn backend(&self) -> &'static str;
+    /// Which database this is.
+    fn backend(&self) -> Backend;
 
-    /// For backend-specific entry points (creating jobs in a caller's transaction).
-    fn as_any(&self) -> &dyn std::any::Any;
+    /// What it can do, where backends differ.
+    fn capabilities(&self) -> Capabilities;
 
     /// The schema version in the database (0 when never migrated).
     async fn schema_version(&self) -> Result<u32>;

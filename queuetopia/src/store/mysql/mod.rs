@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
@@ -30,6 +29,7 @@ use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
     Migration, NextWake, Outcome, QueueClaim, Store, Written,
 };
+use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
 use crate::list::{JobFilter, QueueInfo, QueueRow};
@@ -510,7 +510,6 @@ struct Steps<'a> {
     now: DateTime<Utc>,
 }
 
-#[async_trait]
 impl ClaimSteps for Steps<'_> {
     async fn open_job(&mut self, id: i64) -> Result<Option<Job>> {
         sqlx::query(self.store.q.job_open.clone())
@@ -551,14 +550,20 @@ impl ClaimSteps for Steps<'_> {
     }
 }
 
-#[async_trait]
 impl Store for MySqlStore {
-    fn backend(&self) -> &'static str {
-        "mysql"
+    fn backend(&self) -> Backend {
+        Backend::MySql
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            schemas: false,
+            many_machines: true,
+            batch_claims: false,
+            notifications: false,
+            server_clock: true,
+            row_locks: true,
+        }
     }
 
     async fn schema_version(&self) -> Result<u32> {

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
@@ -18,6 +17,7 @@ use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
     Migration, NextWake, Outcome, QueueClaim, Store, Written,
 };
+use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, duration, millis};
 use crate::list::{JobFilter, QueueInfo, QueueRow};
@@ -166,10 +166,6 @@ impl PgStore {
         store.pooled = true;
         store.sql.cached = false;
         store
-    }
-
-    pub(crate) fn is_pooled(&self) -> bool {
-        self.pooled
     }
 
     async fn session(&self) -> Result<Session<'_>> {
@@ -530,14 +526,21 @@ fn finish_many(sql: &Sql, b: &FinishBatch<'_>) -> PgQuery {
         .bind(keep_locks)
 }
 
-#[async_trait]
 impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
+    fn backend(&self) -> Backend {
+        Backend::Postgres
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            schemas: true,
+            many_machines: true,
+            batch_claims: true,
+            // Nobody can listen behind a transaction pooler.
+            notifications: !self.pooled,
+            server_clock: true,
+            row_locks: true,
+        }
     }
 
     async fn schema_version(&self) -> Result<u32> {

@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
@@ -22,6 +21,7 @@ use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
     Migration, NextWake, Outcome, QueueClaim, Store, Written,
 };
+use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
 use crate::list::{JobFilter, QueueInfo, QueueRow};
@@ -284,7 +284,6 @@ struct Steps<'a> {
     now: DateTime<Utc>,
 }
 
-#[async_trait]
 impl ClaimSteps for Steps<'_> {
     async fn open_job(&mut self, id: i64) -> Result<Option<Job>> {
         sqlx::query(self.q.job_open.clone())
@@ -340,14 +339,23 @@ impl ClaimSteps for Steps<'_> {
     }
 }
 
-#[async_trait]
 impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            schemas: false,
+            // The file is shared by the processes of one machine.
+            many_machines: false,
+            batch_claims: false,
+            notifications: false,
+            // The machine's clock is the embedded database's.
+            server_clock: false,
+            // One writer at a time.
+            row_locks: false,
+        }
     }
 
     async fn schema_version(&self) -> Result<u32> {
