@@ -75,19 +75,8 @@
 //!
 //! # Where things happen
 //!
-//! | what | where |
-//! |---|---|
-//! | jobs, options, validation | [`Job`], [`JobOptions`], [`NewJob`] |
-//! | the handle: create, read, operate, shut down | [`Queuetopia`], [`Builder`] |
-//! | claiming ready queues | `src/scheduler/claim.rs` |
-//! | running an attempt (timeout, panic, shutdown) | `src/scheduler/run.rs` |
-//! | writing results: many attempts' in one transaction | `src/scheduler/write.rs` |
-//! | retrying: backoff and exhaustion | `src/retry.rs`, [`default_backoff`] |
-//! | storing: one trait of queue operations | `src/store/mod.rs`, SQL in `src/store/<backend>/sql/` |
-//! | SQLite's and MySQL's claim decisions and creation numbering, in Rust; their multi-row statements | `src/store/decide.rs`, `src/store/repeated.rs` |
-//! | PostgreSQL's and SQLite's connections, most recently used first | `src/store/recent.rs` |
-//! | PostgreSQL's claim, result and creation functions | `src/store/postgres/sql/functions/`, one file per function; the jobs table's checks, `check_job.sql` there |
-//! | every default | [`defaults`] |
+//! `ARCHITECTURE.md` at the repository's root: a job's path through the
+//! library, the module map, and the invariants with where each is enforced.
 //!
 //! # Cargo features and backends
 //!
@@ -121,10 +110,10 @@ mod db;
 pub mod defaults;
 mod error;
 mod event;
+mod handle;
 mod job;
 mod list;
 mod performer;
-mod queuetopia;
 mod retry;
 mod scheduler;
 mod store;
@@ -136,9 +125,9 @@ pub use clock::Clock;
 pub use db::{Db, SCHEMA_VERSION, connect};
 pub use error::{BackendError, BackendErrorKind, Error, Result};
 pub use event::{Event, SchedulerStats};
+pub use handle::{Builder, Queuetopia, TxConnection};
 pub use job::{ExhaustionPolicy, Job, JobOptions, JobState, NewJob};
 pub use list::{Blocked, JobEntry, JobFilter, JobPage, QueueInfo, QueueLock};
 pub use performer::{JobError, Performer};
-pub use queuetopia::{Builder, Queuetopia, TxConnection};
 pub use retry::{Verdict, default_backoff};
 pub use tables::{DEFAULT_PREFIX, Tables};

@@ -18,9 +18,9 @@
 use serde_json::{Map, Value};
 
 use crate::error::Result;
+use crate::handle::Queuetopia;
 use crate::job::Job;
 use crate::list::JobFilter;
-use crate::queuetopia::Queuetopia;
 
 /// What a created job must look like: its queue, and optionally its action
 /// and a subset of its params.

@@ -8,12 +8,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::node::Shared;
+use super::result_writer::Writer;
 use super::run;
-use super::write::Writer;
 use crate::defaults::CLAIM_BATCH;
 use crate::error::Result;
 use crate::performer::DynPerformer;
-use crate::queuetopia::Shared;
 use crate::store::{QueueClaim, Store, random_token};
 
 /// Claims until no ready queue or no free slot is left; returns how long the

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::node::Shared;
 use crate::error::Result;
-use crate::queuetopia::Shared;
 use crate::store::{Store, random_token};
 
 /// Rows deleted per statement, so that no transaction grows large.

@@ -15,8 +15,9 @@
 
 mod claim;
 pub(crate) mod cleanup;
+pub(crate) mod node;
+mod result_writer;
 mod run;
-mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +27,8 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::error::Result;
 use crate::performer::DynPerformer;
-use crate::queuetopia::Shared;
 use crate::store::Store;
+use node::Shared;
 
 /// A running scheduler, owned by the [`crate::Queuetopia`] handles.
 pub(crate) struct Scheduler {
@@ -66,7 +67,7 @@ async fn run_loop(
     tracing::info!(scope = %shared.scope, node = %shared.node, "scheduler started");
     let (interrupt, interrupted) = watch::channel(false);
     let mut attempts: JoinSet<()> = JoinSet::new();
-    let (writer, written) = write::Writer::spawn(shared.clone());
+    let (writer, written) = result_writer::Writer::spawn(shared.clone());
     let cleaner = tokio::spawn(cleanup::run(shared.clone()));
     let listener = if shared.config.listen && shared.db.capabilities().notifications {
         let woken = shared.clone();

@@ -11,12 +11,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::write::{Next, Reply, Report, Writer};
+use super::node::Shared;
+use super::result_writer::{Next, Reply, Report, Writer};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::job::Job;
 use crate::performer::{DynPerformer, JobError};
-use crate::queuetopia::Shared;
 use crate::retry::{self, Verdict};
 use crate::store::{self, Claimed, LockRenewal, Store};
 

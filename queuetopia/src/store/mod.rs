@@ -23,18 +23,18 @@ use crate::error::Result;
 use crate::job::{Job, NewJob};
 use crate::list::{JobFilter, QueueInfo};
 
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
-mod decide;
 mod dispatch;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+mod queue_rule;
 pub(crate) use dispatch::StoreKind;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod mru_connections;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+mod multi_row;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod recent;
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
-mod repeated;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 

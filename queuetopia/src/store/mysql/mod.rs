@@ -5,8 +5,8 @@
 //! writes are followed by reads (a result's job is read back with its
 //! queue's new head), or the row as written is built from the one read
 //! under the same lock (a counted attempt: [`Job::attempted`]); claims
-//! decide in Rust ([`super::decide`]) as on SQLite. A batch of creations
-//! goes in multi-row statements (see [`super::repeated`]). Times are `DATETIME(6)` in UTC from
+//! decide in Rust ([`super::queue_rule`]) as on SQLite. A batch of creations
+//! goes in multi-row statements (see [`super::multi_row`]). Times are `DATETIME(6)` in UTC from
 //! `UTC_TIMESTAMP(6)`, read once per operation unless a clock is pinned.
 //! Every read that must see the latest committed rows runs after the queue
 //! row's lock is taken (or is a locking read), so any isolation level works;
@@ -21,10 +21,10 @@ use serde_json::Value;
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row, SqlSafeStr};
 
-use super::decide::{
+use super::multi_row::{MAX_ROWS_LOG2, Repeated, bind_job, bind_queue, chunks, padded, repeat};
+use super::queue_rule::{
     ClaimSteps, Decision, Head, claim_walk, decide, plan_inserts, ready_at, sequenced,
 };
-use super::repeated::{MAX_ROWS_LOG2, Repeated, bind_job, bind_queue, chunks, padded, repeat};
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
     Migration, NextWake, Outcome, QueueClaim, Store, Written,
@@ -502,7 +502,7 @@ struct Refresh<'a> {
     clear_running: bool,
 }
 
-/// A claim's steps on MySQL (see [`super::decide::claim_walk`]).
+/// A claim's steps on MySQL (see [`super::queue_rule::claim_walk`]).
 struct Steps<'a> {
     store: &'a MySqlStore,
     conn: &'a mut MySqlConnection,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
-use super::recent::{Recent, Taken};
+use super::mru_connections::{Recent, Taken};
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
     Migration, NextWake, Outcome, QueueClaim, Store, Written,

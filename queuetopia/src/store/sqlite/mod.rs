@@ -1,7 +1,7 @@
 //! SQLite: the embedded default, with no server to set up.
 //!
 //! SQLite has one writer at a time, so every write runs in a `BEGIN
-//! IMMEDIATE` transaction and claims decide in Rust ([`super::decide`]: the same steps as on MySQL) what
+//! IMMEDIATE` transaction and claims decide in Rust ([`super::queue_rule`]: the same steps as on MySQL) what
 //! PostgreSQL decides in SQL. Times are stored as microseconds since the Unix
 //! epoch; "now" is this machine's clock, which is the database's clock for an
 //! embedded database, unless a clock is pinned.
@@ -14,9 +14,9 @@ use serde_json::Value;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Connection, Row};
 
-use super::decide::{ClaimSteps, claim_walk, plan_inserts, sequenced};
-use super::recent::Recent;
-use super::repeated::{Repeated, bind_job, bind_queue, chunks, repeat};
+use super::mru_connections::Recent;
+use super::multi_row::{Repeated, bind_job, bind_queue, chunks, repeat};
+use super::queue_rule::{ClaimSteps, claim_walk, plan_inserts, sequenced};
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
     Migration, NextWake, Outcome, QueueClaim, Store, Written,
@@ -274,7 +274,7 @@ async fn refresh(
     Ok(())
 }
 
-/// A claim's steps on SQLite (see [`super::decide::claim_walk`]).
+/// A claim's steps on SQLite (see [`super::queue_rule::claim_walk`]).
 struct Steps<'a> {
     q: &'a Queries,
     /// `queue_set.sql` then `queue_take.sql`.

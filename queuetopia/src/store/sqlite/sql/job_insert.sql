@@ -1,5 +1,5 @@
 -- Creates jobs; a batch repeats the row of binds, one per job (see
--- `super::repeated`). SQLite inserts the rows in the order written and,
+-- `super::multi_row`). SQLite inserts the rows in the order written and,
 -- with AUTOINCREMENT under the write lock, gives them consecutive ids: the
 -- caller takes them from the last one (a RETURNING clause would send each
 -- id on its own from sqlx's worker thread, most of a batch's time).

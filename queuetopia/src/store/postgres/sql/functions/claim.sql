@@ -9,7 +9,7 @@
 --   idle:      no open job, or the head is held: nothing to do until a write.
 --
 -- The same decision, in Rust, for SQLite and MySQL: `claim_walk` in
--- src/store/decide.rs; the store conformance suite holds both to it.
+-- src/store/queue_rule.rs; the store conformance suite holds both to it.
 --
 -- The rows it locked are found again by address (ctid), never by
 -- `queue = ANY(array)`: a generic plan made while the queues table looked

@@ -1,6 +1,6 @@
 -- Recomputes a queue's row from its jobs, after a write changed its head.
 -- Runs while the transaction holds the queue row's lock. The same rule in
--- Rust is `ready_at` in src/store/decide.rs.
+-- Rust is `ready_at` in src/store/queue_rule.rs.
 --
 -- $1 scope, $2 queue, $3 pinned clock or NULL,
 -- $4 release the lock (else keep it until its lease runs out),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::SqlSafeStr;
 use sqlx::query::Query;
 
-use super::decide::QueuePlan;
+use super::queue_rule::QueuePlan;
 use crate::job::{ExhaustionPolicy, NewJob, millis};
 
 /// The most rows (2^8) one statement writes, locks or reads.

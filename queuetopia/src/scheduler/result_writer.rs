@@ -19,10 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
+use super::node::Shared;
 use crate::defaults::RESULT_BATCH;
 use crate::error::{Error, Result};
 use crate::job::Job;
-use crate::queuetopia::Shared;
 use crate::store::{self, Claimed, FinishBatch, JobFinish, NextClaim, Outcome, Store, Written};
 
 /// A job claimed with a batch of results: the job, its lock token, and when
