@@ -653,3 +653,20 @@ macro_rules! behaviour_tests {
         }
     };
 }
+
+/// Instantiates cases that test a mechanism of PostgreSQL alone (its
+/// server-side functions, LISTEN/NOTIFY), on PostgreSQL only: they are
+/// counted apart from the cases every backend runs.
+#[macro_export]
+macro_rules! postgres_only_tests {
+    ($($name:ident),* $(,)?) => {
+        mod postgres_only {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Kind::Postgres).await
+                }
+            )*
+        }
+    };
+}
