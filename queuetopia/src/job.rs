@@ -23,7 +23,13 @@ pub struct Job {
     pub action: String,
     /// The job's parameters: always a JSON object.
     pub params: Map<String, Value>,
-    /// Arrival order inside the queue: jobs run by `(scheduled_at, sequence)`.
+    /// Arrival order among the queue's open jobs: jobs run by
+    /// `(scheduled_at, sequence)`, and a job committed after another gets a
+    /// higher number. It is counted by the queue's row, which the cleaner
+    /// removes once the queue has no open job and no lock: the count then
+    /// starts again at 1 with the queue's next job. Compare it only between
+    /// jobs of a queue that were open at the same time; for an order over
+    /// the queue's whole history, use `id` with `inserted_at`.
     pub sequence: i64,
     /// The job does not run before this instant.
     pub scheduled_at: DateTime<Utc>,
