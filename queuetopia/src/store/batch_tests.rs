@@ -19,10 +19,8 @@ async fn fresh(backend: &str) -> (Db, String, Option<std::path::PathBuf>) {
     let prefix = format!("qtu{:x}_", random_token() % 0xffff_ffff);
     let file = std::env::temp_dir().join(format!("{prefix}batch.db"));
     let url = match backend {
-        "postgres" => std::env::var("QUEUETOPIA_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
-        "mysql" => std::env::var("QUEUETOPIA_TEST_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned()),
+        "postgres" => super::test_url(crate::Backend::Postgres).expect("a server"),
+        "mysql" => super::test_url(crate::Backend::MySql).expect("a server"),
         _ => format!("sqlite://{}", file.display()),
     };
     let db = Db::connect_with(&url, Tables::default().prefix(&prefix))

@@ -434,6 +434,24 @@ pub(crate) use migrations;
 #[cfg(test)]
 mod batch_tests;
 
+/// The test databases of the library's own store checks: the servers of
+/// `scripts/services`, or those the environment names (as in `tests/`).
+#[cfg(test)]
+pub(crate) fn test_url(backend: crate::Backend) -> Option<String> {
+    let (var, default) = match backend {
+        crate::Backend::Postgres => (
+            "QUEUETOPIA_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ),
+        crate::Backend::MySql => (
+            "QUEUETOPIA_TEST_MYSQL_URL",
+            "mysql://root@127.0.0.1:3306/test",
+        ),
+        _ => return None,
+    };
+    Some(std::env::var(var).unwrap_or_else(|_| default.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,7 @@ use crate::job::{JobOptions, NewJob};
 use crate::tables::Tables;
 
 fn url() -> String {
-    std::env::var("QUEUETOPIA_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+    crate::store::test_url(crate::Backend::MySql).expect("a server backend")
 }
 
 /// A batch of 300 creations (chunks of 256, 32, 8 and 4 rows) returns
@@ -83,8 +82,7 @@ async fn sees_a_later_commit(
 /// transaction after them runs at the session's level again.
 #[tokio::test]
 async fn begin_read_committed_overrides_the_sessions_level() {
-    let url = std::env::var("QUEUETOPIA_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
+    let url = url();
     let table = format!(
         "qtu{:x}_isolation",
         super::super::random_token() % 0xffff_ffff
