@@ -78,12 +78,13 @@ pub trait Performer: Send + Sync + 'static {
 pub struct JobError {
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    next: Next,
+    next: AfterFailure,
 }
 
-/// What the performer asked for after its failure.
+/// What comes after a failure: what the performer asked for, or what the
+/// scheduler decides for failures of its own (a timeout, a shutdown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
+pub(crate) enum AfterFailure {
     /// The performer's backoff.
     Backoff,
     /// This delay, capped by the job's `max_backoff`.
@@ -98,7 +99,7 @@ impl JobError {
         JobError {
             message: message.into(),
             source: None,
-            next: Next::Backoff,
+            next: AfterFailure::Backoff,
         }
     }
 
@@ -107,7 +108,7 @@ impl JobError {
     /// given up or held, as its exhaustion policy says.
     #[must_use]
     pub fn retry_in(mut self, delay: Duration) -> Self {
-        self.next = Next::RetryIn(delay);
+        self.next = AfterFailure::RetryIn(delay);
         self
     }
 
@@ -115,7 +116,7 @@ impl JobError {
     /// has left and whatever the exhaustion policy, and its queue moves on.
     #[must_use]
     pub fn give_up(mut self) -> Self {
-        self.next = Next::GiveUp;
+        self.next = AfterFailure::GiveUp;
         self
     }
 
@@ -134,14 +135,19 @@ impl JobError {
     /// The delay asked for with [`JobError::retry_in`].
     pub fn retry_delay(&self) -> Option<Duration> {
         match self.next {
-            Next::RetryIn(d) => Some(d),
+            AfterFailure::RetryIn(d) => Some(d),
             _ => None,
         }
     }
 
+    /// What the performer asked for after this failure.
+    pub(crate) fn next(&self) -> AfterFailure {
+        self.next
+    }
+
     /// Whether [`JobError::give_up`] was asked for.
     pub fn gives_up(&self) -> bool {
-        self.next == Next::GiveUp
+        self.next == AfterFailure::GiveUp
     }
 }
 
@@ -157,7 +163,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for JobError {
         JobError {
             message,
             source: Some(Box::new(e)),
-            next: Next::Backoff,
+            next: AfterFailure::Backoff,
         }
     }
 }
@@ -175,7 +181,7 @@ impl fmt::Debug for JobError {
         if let Some(source) = &self.source {
             d.field("source", source);
         }
-        if self.next != Next::Backoff {
+        if self.next != AfterFailure::Backoff {
             d.field("next", &self.next);
         }
         d.finish()

@@ -16,7 +16,7 @@ use super::result_writer::{Next, Reply, Report, Writer};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::job::Job;
-use crate::performer::{DynPerformer, JobError};
+use crate::performer::{AfterFailure, DynPerformer, JobError};
 use crate::retry::{self, Verdict};
 use crate::store::{self, Claimed, LockRenewal, Store};
 
@@ -30,16 +30,6 @@ enum Ended {
     Abandoned,
     /// The lease could not be renewed: the attempt was cancelled.
     LeaseLost,
-}
-
-/// What comes after a failure, as the performer asked.
-enum Asked {
-    /// The performer's backoff (or the default one).
-    Backoff,
-    /// This delay, capped by the job's `max_backoff`.
-    RetryIn(Duration),
-    /// No more attempts: give the job up.
-    GiveUp,
 }
 
 /// Frees the attempt's slot and wakes the scheduler when the attempt ends,
@@ -237,24 +227,17 @@ async fn record(
             }
             return next;
         }
-        Ended::Failed(e) => {
-            let asked = match (e.gives_up(), e.retry_delay()) {
-                (true, _) => Asked::GiveUp,
-                (false, Some(d)) => Asked::RetryIn(d),
-                (false, None) => Asked::Backoff,
-            };
-            (e.message().to_owned(), false, asked)
-        }
-        Ended::Panicked(message) => (message, false, Asked::Backoff),
+        Ended::Failed(e) => (e.message().to_owned(), false, e.next()),
+        Ended::Panicked(message) => (message, false, AfterFailure::Backoff),
         Ended::TimedOut => {
             tracing::warn!(timeout = ?job.timeout, "attempt timed out and was cancelled");
-            ("timeout".to_owned(), true, Asked::Backoff)
+            ("timeout".to_owned(), true, AfterFailure::Backoff)
         }
         // Not the job's fault: run it again at once, elsewhere if need be.
         Ended::Interrupted => (
             "interrupted: the node shut down".to_owned(),
             false,
-            Asked::RetryIn(Duration::ZERO),
+            AfterFailure::RetryIn(Duration::ZERO),
         ),
         Ended::LeaseLost => {
             // Another node may own the queue now: write nothing.
@@ -270,17 +253,17 @@ async fn record(
                 job.attempted_by.as_deref().unwrap_or("?")
             ),
             false,
-            Asked::Backoff,
+            AfterFailure::Backoff,
         ),
     };
     let mut failed = job.clone();
     failed.error = Some(error.clone());
     let backoff = match asked {
-        Asked::RetryIn(d) => retry::clamp_backoff(d, &failed),
-        Asked::Backoff | Asked::GiveUp => asked_backoff(performer, &failed),
+        AfterFailure::RetryIn(d) => retry::clamp_backoff(d, &failed),
+        AfterFailure::Backoff | AfterFailure::GiveUp => asked_backoff(performer, &failed),
     };
     let verdict = match asked {
-        Asked::GiveUp => Verdict::GiveUp,
+        AfterFailure::GiveUp => Verdict::GiveUp,
         _ => retry::verdict(&failed, shared.config.on_exhausted),
     };
     let result = Report::Failed {
