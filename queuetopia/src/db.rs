@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
-use crate::store::{Store, StoreKind};
+use crate::store::{SchemaMigrate, Store, StoreKind};
 use crate::tables::Tables;
 
 /// The schema version this library needs; [`Db::migrate`] brings the database to it.
@@ -319,7 +319,11 @@ impl Db {
                 expected: SCHEMA_VERSION,
             });
         }
-        self.store.schema_migrate(SCHEMA_VERSION).await
+        self.store
+            .schema_migrate(SchemaMigrate {
+                target: SCHEMA_VERSION,
+            })
+            .await
     }
 
     /// Migrates the schema up or down to `version` (0 removes every table).
@@ -336,7 +340,17 @@ impl Db {
                 format!("this library knows versions 0 to {SCHEMA_VERSION}"),
             ));
         }
-        self.store.schema_migrate(version).await
+        self.store
+            .schema_migrate(SchemaMigrate { target: version })
+            .await
+    }
+
+    /// The store behind this handle, for the library's own store
+    /// conformance suite. Not part of the API.
+    #[cfg(feature = "store-conformance")]
+    #[doc(hidden)]
+    pub fn store(&self) -> &impl crate::store::Store {
+        &*self.store
     }
 
     /// The schema version in the database (0 when never migrated).

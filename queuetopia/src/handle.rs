@@ -18,7 +18,7 @@ use crate::list::{JobEntry, JobFilter, JobPage, QueueInfo};
 use crate::performer::{DynPerformer, Performer};
 use crate::scheduler::node::{Config, Shared};
 use crate::scheduler::{self, Scheduler};
-use crate::store::{JobAction, Store};
+use crate::store::{JobAct, JobAction, JobGet, JobInsert, JobList, QueueList, Store};
 
 /// A Queuetopia instance: one scope on one database.
 ///
@@ -119,12 +119,12 @@ impl Queuetopia {
             .shared
             .db
             .store
-            .job_insert(
-                &self.shared.scope,
-                &jobs,
-                self.shared.clock.now(),
-                self.shared.config.listen,
-            )
+            .job_insert(JobInsert {
+                scope: &self.shared.scope,
+                jobs: &jobs,
+                now: self.shared.clock.now(),
+                notify: self.shared.config.listen,
+            })
             .await?;
         if stored.wake {
             self.wake();
@@ -189,7 +189,16 @@ impl Queuetopia {
     ///
     /// [`Error::JobNotFound`] when no job of this scope has this id.
     pub async fn get_job(&self, id: i64) -> Result<JobEntry> {
-        match self.shared.db.store.job_get(&self.shared.scope, id).await? {
+        match self
+            .shared
+            .db
+            .store
+            .job_get(JobGet {
+                scope: &self.shared.scope,
+                id,
+            })
+            .await?
+        {
             Some((job, running)) => Ok(JobEntry::new(job, running)),
             None => Err(Error::JobNotFound(id)),
         }
@@ -207,7 +216,10 @@ impl Queuetopia {
             .shared
             .db
             .store
-            .job_list(&self.shared.scope, filter)
+            .job_list(JobList {
+                scope: &self.shared.scope,
+                filter,
+            })
             .await?;
         let full = rows.len() == filter.limit as usize;
         let jobs: Vec<JobEntry> = rows
@@ -232,7 +244,10 @@ impl Queuetopia {
         self.shared
             .db
             .store
-            .queue_list(&self.shared.scope, self.shared.clock.now())
+            .queue_list(QueueList {
+                scope: &self.shared.scope,
+                now: self.shared.clock.now(),
+            })
             .await
     }
 
@@ -245,20 +260,7 @@ impl Queuetopia {
     /// [`Error::JobNotFound`]; [`Error::JobState`] when the job is done or an
     /// attempt of it is running.
     pub async fn retry_job(&self, id: i64) -> Result<Job> {
-        let job = self
-            .shared
-            .db
-            .store
-            .job_act(
-                &self.shared.scope,
-                id,
-                JobAction::Retry,
-                self.shared.clock.now(),
-            )
-            .await?;
-        tracing::info!(scope = %self.shared.scope, job_id = id, "job retried by an operator");
-        self.wake();
-        Ok(job)
+        self.act(id, JobAction::Retry).await
     }
 
     /// Gives up a job that is neither done nor running, so its queue moves on.
@@ -268,18 +270,28 @@ impl Queuetopia {
     /// [`Error::JobNotFound`]; [`Error::JobState`] when the job is done,
     /// already given up, or an attempt of it is running.
     pub async fn skip_job(&self, id: i64) -> Result<Job> {
+        self.act(id, JobAction::Skip).await
+    }
+
+    /// An operator's action on a job; wakes the scheduler, whose queue may
+    /// have become ready.
+    async fn act(&self, id: i64, action: JobAction) -> Result<Job> {
+        let scope = &self.shared.scope;
         let job = self
             .shared
             .db
             .store
-            .job_act(
-                &self.shared.scope,
+            .job_act(JobAct {
+                scope,
                 id,
-                JobAction::Skip,
-                self.shared.clock.now(),
-            )
+                action,
+                now: self.shared.clock.now(),
+            })
             .await?;
-        tracing::info!(scope = %self.shared.scope, job_id = id, "job skipped by an operator");
+        match action {
+            JobAction::Retry => tracing::info!(%scope, job_id = id, "job retried by an operator"),
+            JobAction::Skip => tracing::info!(%scope, job_id = id, "job skipped by an operator"),
+        }
         self.wake();
         Ok(job)
     }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::node::Shared;
 use crate::error::Result;
-use crate::store::{Store, random_token};
+use crate::store::{JobDeleteDone, QueuePrune, Store, random_token};
 
 /// Rows deleted per statement, so that no transaction grows large.
 const BATCH: u32 = 1000;
@@ -45,7 +45,15 @@ pub(crate) async fn delete_done(
     retention: Duration,
     now: Option<DateTime<Utc>>,
 ) -> Result<u64> {
-    drain(|| store.job_delete_done(scope, retention, BATCH, now)).await
+    drain(|| {
+        store.job_delete_done(JobDeleteDone {
+            scope,
+            older_than: retention,
+            limit: BATCH,
+            now,
+        })
+    })
+    .await
 }
 
 /// Deletes the rows of the scope's queues that have nothing left.
@@ -54,7 +62,14 @@ pub(crate) async fn prune_queues(
     scope: &str,
     now: Option<DateTime<Utc>>,
 ) -> Result<u64> {
-    drain(|| store.queue_prune(scope, BATCH, now)).await
+    drain(|| {
+        store.queue_prune(QueuePrune {
+            scope,
+            limit: BATCH,
+            now,
+        })
+    })
+    .await
 }
 
 /// Runs a batched delete until a batch comes back short.

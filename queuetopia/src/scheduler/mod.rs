@@ -27,7 +27,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::error::Result;
 use crate::performer::DynPerformer;
-use crate::store::Store;
+use crate::store::{LockReleaseAll, Store};
 use node::Shared;
 
 /// A running scheduler, owned by the [`crate::Queuetopia`] handles.
@@ -141,10 +141,10 @@ async fn run_loop(
     // A deadlock with another node's claim (MySQL) or a database that is
     // restarting must not leave the locks to their leases.
     let released = retrying("releasing the locks", Duration::from_secs(10), || {
-        shared
-            .db
-            .store
-            .lock_release_all(&shared.scope, &shared.node)
+        shared.db.store.lock_release_all(LockReleaseAll {
+            scope: &shared.scope,
+            node: &shared.node,
+        })
     })
     .await?;
     tracing::info!(scope = %shared.scope, node = %shared.node, released, "scheduler stopped");

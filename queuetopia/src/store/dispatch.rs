@@ -3,17 +3,12 @@
 //! `match` (no boxed future per call, no downcast to reach a backend's own
 //! entry points).
 
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-
-use super::{
-    ClaimBatch, FinishBatch, Finished, Inserted, JobAction, LockRenewal, QueueClaim, Store,
-};
+use super::Store;
+use super::ops::*;
 use crate::backend::{Backend, Capabilities};
 use crate::error::Result;
-use crate::job::{Job, NewJob};
-use crate::list::{JobFilter, QueueInfo};
+use crate::job::Job;
+use crate::list::QueueInfo;
 
 /// One backend's store. Held once per `Db`, behind an `Arc`: the
 /// variants' sizes do not matter.
@@ -54,71 +49,48 @@ impl Store for StoreKind {
         each!(self, s => s.schema_version().await)
     }
 
-    async fn schema_migrate(&self, target: u32) -> Result<()> {
-        each!(self, s => s.schema_migrate(target).await)
+    async fn schema_migrate(&self, op: SchemaMigrate) -> Result<()> {
+        each!(self, s => s.schema_migrate(op).await)
     }
 
-    async fn job_insert(
-        &self,
-        scope: &str,
-        jobs: &[NewJob],
-        now: Option<DateTime<Utc>>,
-        notify: bool,
-    ) -> Result<Inserted> {
-        each!(self, s => s.job_insert(scope, jobs, now, notify).await)
+    async fn job_insert(&self, op: JobInsert<'_>) -> Result<Inserted> {
+        each!(self, s => s.job_insert(op).await)
     }
 
-    async fn queue_claim(&self, claim: QueueClaim<'_>) -> Result<ClaimBatch> {
-        each!(self, s => s.queue_claim(claim).await)
+    async fn queue_claim(&self, op: QueueClaim<'_>) -> Result<ClaimBatch> {
+        each!(self, s => s.queue_claim(op).await)
     }
 
     async fn job_finish(&self, batch: FinishBatch<'_>) -> Result<Finished> {
         each!(self, s => s.job_finish(batch).await)
     }
 
-    async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
-        each!(self, s => s.job_get(scope, id).await)
+    async fn job_get(&self, op: JobGet<'_>) -> Result<Option<(Job, bool)>> {
+        each!(self, s => s.job_get(op).await)
     }
 
-    async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
-        each!(self, s => s.job_list(scope, filter).await)
+    async fn job_list(&self, op: JobList<'_>) -> Result<Vec<(Job, bool)>> {
+        each!(self, s => s.job_list(op).await)
     }
 
-    async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
-        each!(self, s => s.queue_list(scope, now).await)
+    async fn queue_list(&self, op: QueueList<'_>) -> Result<Vec<QueueInfo>> {
+        each!(self, s => s.queue_list(op).await)
     }
 
-    async fn job_act(
-        &self,
-        scope: &str,
-        id: i64,
-        action: JobAction,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<Job> {
-        each!(self, s => s.job_act(scope, id, action, now).await)
+    async fn job_act(&self, op: JobAct<'_>) -> Result<Job> {
+        each!(self, s => s.job_act(op).await)
     }
 
-    async fn job_delete_done(
-        &self,
-        scope: &str,
-        older_than: Duration,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
-        each!(self, s => s.job_delete_done(scope, older_than, limit, now).await)
+    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
+        each!(self, s => s.job_delete_done(op).await)
     }
 
-    async fn lock_renew(&self, renewal: LockRenewal<'_>) -> Result<bool> {
-        each!(self, s => s.lock_renew(renewal).await)
+    async fn lock_renew(&self, op: LockRenewal<'_>) -> Result<bool> {
+        each!(self, s => s.lock_renew(op).await)
     }
 
-    async fn queue_prune(
-        &self,
-        scope: &str,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
-        each!(self, s => s.queue_prune(scope, limit, now).await)
+    async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {
+        each!(self, s => s.queue_prune(op).await)
     }
 
     fn spawn_listener(
@@ -129,7 +101,7 @@ impl Store for StoreKind {
         each!(self, s => s.spawn_listener(scope, on_wake))
     }
 
-    async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
-        each!(self, s => s.lock_release_all(scope, node).await)
+    async fn lock_release_all(&self, op: LockReleaseAll<'_>) -> Result<u64> {
+        each!(self, s => s.lock_release_all(op).await)
     }
 }

@@ -22,6 +22,10 @@ use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Connection, Row, SqlSafeStr};
 
 use super::multi_row::{MAX_ROWS_LOG2, Repeated, bind_job, bind_queue, chunks, padded, repeat};
+use super::ops::{
+    JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll, QueueList, QueuePrune,
+    SchemaMigrate,
+};
 use super::queue_rule::{
     ClaimSteps, Decision, Head, claim_walk, decide, plan_inserts, ready_at, sequenced,
 };
@@ -32,7 +36,7 @@ use super::{
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
-use crate::list::{JobFilter, QueueInfo, QueueRow};
+use crate::list::{QueueInfo, QueueRow};
 use crate::tables::Tables;
 
 mod results;
@@ -458,8 +462,9 @@ impl MySqlStore {
     }
 }
 
-/// Starts a READ COMMITTED transaction in one round trip.
-const BEGIN_READ_COMMITTED: &str =
+/// Starts a READ COMMITTED transaction in one round trip (public for the
+/// conformance suite's check of it on a real server).
+pub const BEGIN_READ_COMMITTED: &str =
     "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION";
 
 /// A claim's steps on MySQL (see [`super::queue_rule::claim_walk`]).
@@ -540,7 +545,8 @@ impl Store for MySqlStore {
         Ok(v.map_or(0, count))
     }
 
-    async fn schema_migrate(&self, target: u32) -> Result<()> {
+    async fn schema_migrate(&self, op: SchemaMigrate) -> Result<()> {
+        let SchemaMigrate { target } = op;
         let mut conn = self.pool.acquire().await?;
         let locked: Option<i64> = sqlx::query_scalar(self.q.migrate_lock.clone())
             .fetch_one(&mut *conn)
@@ -555,13 +561,13 @@ impl Store for MySqlStore {
         result
     }
 
-    async fn job_insert(
-        &self,
-        scope: &str,
-        jobs: &[NewJob],
-        now: Option<DateTime<Utc>>,
-        _notify: bool,
-    ) -> Result<Inserted> {
+    async fn job_insert(&self, op: JobInsert<'_>) -> Result<Inserted> {
+        let JobInsert {
+            scope,
+            jobs,
+            now,
+            notify: _,
+        } = op;
         if jobs.is_empty() {
             return Ok(Inserted {
                 jobs: Vec::new(),
@@ -589,7 +595,8 @@ impl Store for MySqlStore {
         self.write_results(b).await
     }
 
-    async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
+    async fn job_get(&self, op: JobGet<'_>) -> Result<Option<(Job, bool)>> {
+        let JobGet { scope, id } = op;
         let row = sqlx::query(self.q.job_get.clone())
             .bind(scope)
             .bind(id)
@@ -599,7 +606,8 @@ impl Store for MySqlStore {
             .transpose()
     }
 
-    async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
+    async fn job_list(&self, op: JobList<'_>) -> Result<Vec<(Job, bool)>> {
+        let JobList { scope, filter } = op;
         let like = filter.like_pattern('!');
         let state = filter.state.map(|s| s.as_str());
         let rows = sqlx::query(self.q.job_list.clone())
@@ -629,7 +637,8 @@ impl Store for MySqlStore {
             .collect()
     }
 
-    async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
+    async fn queue_list(&self, op: QueueList<'_>) -> Result<Vec<QueueInfo>> {
+        let QueueList { scope, now } = op;
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, now).await?;
         // One transaction, so that the heads match the queue rows.
@@ -664,13 +673,13 @@ impl Store for MySqlStore {
         Ok(out)
     }
 
-    async fn job_act(
-        &self,
-        scope: &str,
-        id: i64,
-        action: JobAction,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<Job> {
+    async fn job_act(&self, op: JobAct<'_>) -> Result<Job> {
+        let JobAct {
+            scope,
+            id,
+            action,
+            now,
+        } = op;
         let q = &self.q;
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, now).await?;
@@ -728,13 +737,13 @@ impl Store for MySqlStore {
         Ok(updated)
     }
 
-    async fn job_delete_done(
-        &self,
-        scope: &str,
-        older_than: Duration,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
+    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
+        let JobDeleteDone {
+            scope,
+            older_than,
+            limit,
+            now,
+        } = op;
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, now).await?;
         let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
@@ -747,12 +756,8 @@ impl Store for MySqlStore {
         Ok(done.rows_affected())
     }
 
-    async fn queue_prune(
-        &self,
-        scope: &str,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
+    async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {
+        let QueuePrune { scope, limit, now } = op;
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, now).await?;
         let done = sqlx::query(self.q.queue_prune.clone())
@@ -780,7 +785,8 @@ impl Store for MySqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
+    async fn lock_release_all(&self, op: LockReleaseAll<'_>) -> Result<u64> {
+        let LockReleaseAll { scope, node } = op;
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, None).await?;
         let done = sqlx::query(self.q.lock_release_all.clone())
@@ -793,6 +799,3 @@ impl Store for MySqlStore {
         Ok(done.rows_affected())
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -13,6 +13,10 @@ use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::mru_connections::{Recent, Taken};
+use super::ops::{
+    JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll, QueueList, QueuePrune,
+    SchemaMigrate,
+};
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
     Migration, NextWake, Outcome, QueueClaim, Store, Written,
@@ -20,7 +24,7 @@ use super::{
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, duration, millis};
-use crate::list::{JobFilter, QueueInfo, QueueRow};
+use crate::list::{QueueInfo, QueueRow};
 use crate::tables::Tables;
 
 mod statements;
@@ -259,7 +263,8 @@ impl Store for PgStore {
         Ok(v.map_or(0, count))
     }
 
-    async fn schema_migrate(&self, target: u32) -> Result<()> {
+    async fn schema_migrate(&self, op: SchemaMigrate) -> Result<()> {
+        let SchemaMigrate { target } = op;
         let mut tx = self.pool.begin().await?;
         self.sql
             .query(|q| &q.migrate_lock)
@@ -307,13 +312,13 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn job_insert(
-        &self,
-        scope: &str,
-        jobs: &[NewJob],
-        now: Option<DateTime<Utc>>,
-        notify: bool,
-    ) -> Result<Inserted> {
+    async fn job_insert(&self, op: JobInsert<'_>) -> Result<Inserted> {
+        let JobInsert {
+            scope,
+            jobs,
+            now,
+            notify,
+        } = op;
         let channel = if notify { self.channel().await? } else { None };
         let mut s = self.session().await?;
         let inserted = insert(&self.sql, s.conn(), scope, jobs, now, channel).await?;
@@ -382,7 +387,8 @@ impl Store for PgStore {
         })
     }
 
-    async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
+    async fn job_get(&self, op: JobGet<'_>) -> Result<Option<(Job, bool)>> {
+        let JobGet { scope, id } = op;
         let mut s = self.session().await?;
         let row = self
             .sql
@@ -396,7 +402,8 @@ impl Store for PgStore {
             .transpose()
     }
 
-    async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
+    async fn job_list(&self, op: JobList<'_>) -> Result<Vec<(Job, bool)>> {
+        let JobList { scope, filter } = op;
         let mut s = self.session().await?;
         let rows = self
             .sql
@@ -418,7 +425,8 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
+    async fn queue_list(&self, op: QueueList<'_>) -> Result<Vec<QueueInfo>> {
+        let QueueList { scope, now } = op;
         let mut s = self.session().await?;
         let rows = self
             .sql
@@ -461,13 +469,13 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn job_act(
-        &self,
-        scope: &str,
-        id: i64,
-        action: JobAction,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<Job> {
+    async fn job_act(&self, op: JobAct<'_>) -> Result<Job> {
+        let JobAct {
+            scope,
+            id,
+            action,
+            now,
+        } = op;
         let mut tx = self.pool.begin().await?;
         let queue: Option<String> = self
             .sql
@@ -524,13 +532,13 @@ impl Store for PgStore {
         Ok(job)
     }
 
-    async fn job_delete_done(
-        &self,
-        scope: &str,
-        older_than: Duration,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
+    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
+        let JobDeleteDone {
+            scope,
+            older_than,
+            limit,
+            now,
+        } = op;
         let mut s = self.session().await?;
         let done = self
             .sql
@@ -545,12 +553,8 @@ impl Store for PgStore {
         Ok(done.rows_affected())
     }
 
-    async fn queue_prune(
-        &self,
-        scope: &str,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
+    async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {
+        let QueuePrune { scope, limit, now } = op;
         let mut s = self.session().await?;
         let done = self
             .sql
@@ -613,7 +617,8 @@ impl Store for PgStore {
         }))
     }
 
-    async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
+    async fn lock_release_all(&self, op: LockReleaseAll<'_>) -> Result<u64> {
+        let LockReleaseAll { scope, node } = op;
         let mut s = self.session().await?;
         let n: i64 = self
             .sql

@@ -16,6 +16,10 @@ use sqlx::{Connection, Row};
 
 use super::mru_connections::Recent;
 use super::multi_row::{Repeated, bind_job, bind_queue, chunks, repeat};
+use super::ops::{
+    JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll, QueueList, QueuePrune,
+    SchemaMigrate,
+};
 use super::queue_rule::{ClaimSteps, claim_walk, plan_inserts, sequenced};
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
@@ -24,7 +28,7 @@ use super::{
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
-use crate::list::{JobFilter, QueueInfo, QueueRow};
+use crate::list::{QueueInfo, QueueRow};
 use crate::tables::Tables;
 
 super::queries!(
@@ -371,7 +375,8 @@ impl Store for SqliteStore {
         Ok(v.map_or(0, count))
     }
 
-    async fn schema_migrate(&self, target: u32) -> Result<()> {
+    async fn schema_migrate(&self, op: SchemaMigrate) -> Result<()> {
+        let SchemaMigrate { target } = op;
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         sqlx::raw_sql(self.q.migrations_table.clone())
@@ -399,13 +404,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn job_insert(
-        &self,
-        scope: &str,
-        jobs: &[NewJob],
-        now: Option<DateTime<Utc>>,
-        _notify: bool,
-    ) -> Result<Inserted> {
+    async fn job_insert(&self, op: JobInsert<'_>) -> Result<Inserted> {
+        let JobInsert {
+            scope,
+            jobs,
+            now,
+            notify: _,
+        } = op;
         if jobs.is_empty() {
             return Ok(Inserted {
                 jobs: Vec::new(),
@@ -435,7 +440,8 @@ impl Store for SqliteStore {
         self.write_results(b).await
     }
 
-    async fn job_get(&self, scope: &str, id: i64) -> Result<Option<(Job, bool)>> {
+    async fn job_get(&self, op: JobGet<'_>) -> Result<Option<(Job, bool)>> {
+        let JobGet { scope, id } = op;
         let row = sqlx::query(self.q.job_get.clone())
             .bind(scope)
             .bind(id)
@@ -445,7 +451,8 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn job_list(&self, scope: &str, filter: &JobFilter) -> Result<Vec<(Job, bool)>> {
+    async fn job_list(&self, op: JobList<'_>) -> Result<Vec<(Job, bool)>> {
+        let JobList { scope, filter } = op;
         let rows = sqlx::query(self.q.job_list.clone())
             .bind(scope)
             .bind(filter.id)
@@ -463,7 +470,8 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn queue_list(&self, scope: &str, now: Option<DateTime<Utc>>) -> Result<Vec<QueueInfo>> {
+    async fn queue_list(&self, op: QueueList<'_>) -> Result<Vec<QueueInfo>> {
+        let QueueList { scope, now } = op;
         let now = now.unwrap_or_else(Utc::now);
         let mut conn = self.pool.acquire().await?;
         // One read transaction, so that the heads match the queue rows.
@@ -502,13 +510,13 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn job_act(
-        &self,
-        scope: &str,
-        id: i64,
-        action: JobAction,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<Job> {
+    async fn job_act(&self, op: JobAct<'_>) -> Result<Job> {
+        let JobAct {
+            scope,
+            id,
+            action,
+            now,
+        } = op;
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let now = now.unwrap_or_else(Utc::now);
@@ -543,13 +551,13 @@ impl Store for SqliteStore {
         Ok(updated)
     }
 
-    async fn job_delete_done(
-        &self,
-        scope: &str,
-        older_than: Duration,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
+    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
+        let JobDeleteDone {
+            scope,
+            older_than,
+            limit,
+            now,
+        } = op;
         let now = now.unwrap_or_else(Utc::now);
         let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
         let mut conn = self.pool.acquire().await?;
@@ -564,12 +572,8 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn queue_prune(
-        &self,
-        scope: &str,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
+    async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {
+        let QueuePrune { scope, limit, now } = op;
         let now = now.unwrap_or_else(Utc::now);
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
@@ -600,7 +604,8 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn lock_release_all(&self, scope: &str, node: &str) -> Result<u64> {
+    async fn lock_release_all(&self, op: LockReleaseAll<'_>) -> Result<u64> {
+        let LockReleaseAll { scope, node } = op;
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin_with(BEGIN).await?;
         let done = sqlx::query(self.q.lock_release_all.clone())
