@@ -7,9 +7,6 @@ use crate::error::{Error, Result};
 use crate::store::{SchemaMigrate, Store, StoreKind};
 use crate::tables::Tables;
 
-/// The schema version this library needs; [`Db::migrate`] brings the database to it.
-pub const SCHEMA_VERSION: u32 = 1;
-
 /// A database holding Queuetopia's tables, shared by every scope on it.
 ///
 /// Cheap to clone. Make one with [`connect`] from a URL, or from a pool your
@@ -303,8 +300,16 @@ impl Db {
         self.store.backend()
     }
 
-    /// Brings the schema to [`SCHEMA_VERSION`]. Safe to call from many nodes
-    /// at once, and a no-op when the schema is already there.
+    /// The schema version this library needs on this database: the last of
+    /// its backend's migrations. Each backend counts its own versions (a
+    /// change to one backend's schema leaves the others' alone), and they
+    /// only ever grow: migrations are appended, never rewritten.
+    pub fn latest_schema_version(&self) -> u32 {
+        self.store.schema_latest()
+    }
+
+    /// Brings the schema to [`Db::latest_schema_version`]. Safe to call from
+    /// many nodes at once, and a no-op when the schema is already there.
     ///
     /// # Errors
     ///
@@ -312,17 +317,15 @@ impl Db {
     /// library; [`Error::Backend`] when the database fails (the migration is
     /// then rolled back).
     pub async fn migrate(&self) -> Result<()> {
-        let found = self.store.schema_version().await?;
-        if found > SCHEMA_VERSION {
+        let (found, latest) = (self.schema_version().await?, self.latest_schema_version());
+        if found > latest {
             return Err(Error::SchemaTooNew {
                 found,
-                expected: SCHEMA_VERSION,
+                expected: latest,
             });
         }
         self.store
-            .schema_migrate(SchemaMigrate {
-                target: SCHEMA_VERSION,
-            })
+            .schema_migrate(SchemaMigrate { target: latest })
             .await
     }
 
@@ -334,10 +337,11 @@ impl Db {
     /// [`Error::Validation`] for a version this library does not know;
     /// [`Error::Backend`] when the database fails.
     pub async fn migrate_to(&self, version: u32) -> Result<()> {
-        if version > SCHEMA_VERSION {
+        let latest = self.latest_schema_version();
+        if version > latest {
             return Err(Error::validation(
                 "version",
-                format!("this library knows versions 0 to {SCHEMA_VERSION}"),
+                format!("this library knows versions 0 to {latest} of this backend's schema"),
             ));
         }
         self.store
@@ -364,16 +368,10 @@ impl Db {
 
     /// Fails unless the schema is the one this library needs.
     pub(crate) async fn check_schema(&self) -> Result<()> {
-        let found = self.store.schema_version().await?;
-        match found.cmp(&SCHEMA_VERSION) {
-            std::cmp::Ordering::Less => Err(Error::SchemaOutdated {
-                found,
-                expected: SCHEMA_VERSION,
-            }),
-            std::cmp::Ordering::Greater => Err(Error::SchemaTooNew {
-                found,
-                expected: SCHEMA_VERSION,
-            }),
+        let (found, expected) = (self.schema_version().await?, self.latest_schema_version());
+        match found.cmp(&expected) {
+            std::cmp::Ordering::Less => Err(Error::SchemaOutdated { found, expected }),
+            std::cmp::Ordering::Greater => Err(Error::SchemaTooNew { found, expected }),
             std::cmp::Ordering::Equal => Ok(()),
         }
     }

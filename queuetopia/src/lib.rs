@@ -130,7 +130,7 @@ pub mod testing;
 
 pub use backend::{Backend, Capabilities};
 pub use clock::Clock;
-pub use db::{Db, SCHEMA_VERSION, connect};
+pub use db::{Db, connect};
 pub use error::{BackendError, BackendErrorKind, Error, Result};
 pub use event::{Event, SchedulerStats};
 pub use handle::{Builder, Queuetopia, TxConnection};

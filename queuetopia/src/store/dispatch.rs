@@ -45,6 +45,10 @@ impl Store for StoreKind {
         each!(self, s => s.capabilities())
     }
 
+    fn schema_latest(&self) -> u32 {
+        each!(self, s => s.schema_latest())
+    }
+
     async fn schema_version(&self) -> Result<u32> {
         each!(self, s => s.schema_version().await)
     }

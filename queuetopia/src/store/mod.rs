@@ -71,6 +71,9 @@ pub trait Store: Send + Sync + 'static {
     /// What it can do, where backends differ.
     fn capabilities(&self) -> Capabilities;
 
+    /// The last version of this backend's schema (of its last migration).
+    fn schema_latest(&self) -> u32;
+
     /// The schema version in the database (0 when never migrated).
     async fn schema_version(&self) -> Result<u32>;
 
@@ -147,6 +150,11 @@ pub(crate) fn random_token() -> i64 {
             .map_or(0, |d| d.as_nanos()),
     );
     (h.finish() >> 1) as i64
+}
+
+/// The version the last of `migrations` brings the schema to.
+pub(crate) fn latest_version(migrations: &[Migration]) -> u32 {
+    migrations.last().map_or(0, |m| m.version)
 }
 
 /// One step of the schema, with the SQL that undoes it.

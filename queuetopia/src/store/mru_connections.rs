@@ -2,16 +2,13 @@
 //!
 //! sqlx's pool hands out its idle connections oldest first. A store that
 //! runs one statement at a time (a queue draining alone, one task creating
-//! jobs) goes round every connection the pool ever opened, sixteen after a
-//! burst, and each statement wakes the server process that has slept the
-//! longest, and each connection the pool takes back is pinged on its way
-//! in (a round trip per statement, in a task of its own). On PostgreSQL,
-//! serial and single creations ran a third faster on a pool of two to four
-//! connections than on sixteen, and half as fast again with this (see
-//! BENCHMARKS.md step 35). So the PostgreSQL store, and the SQLite store
-//! for its writes (serial a fifth faster), keep the few connections they
-//! used last and take the latest first. (The MySQL store does not: there
-//! the same change made single creations a fifth slower.)
+//! jobs) goes round every connection the pool ever opened, and each
+//! statement wakes the server process that has slept the longest, and each
+//! connection the pool takes back is pinged on its way in (a round trip per
+//! statement, in a task of its own). So the PostgreSQL store, and the SQLite
+//! store for its writes, keep the few connections they used last and take
+//! the latest first. The MySQL store does not: there it made single
+//! creations slower. (The measurements are in BENCHMARKS.md.)
 //!
 //! Only a connection whose work ended well is kept ([`Taken::finish`]): one
 //! dropped after an error, or with a statement cut off mid-flight (a

@@ -378,24 +378,7 @@ async fn a_claim_leaves_a_held_queue_alone(kind: Kind) {
     check(
         kind,
         Case {
-            given: &[
-                Step::Create {
-                    at: 0,
-                    jobs: &["a1"],
-                    options: HoldAfterOne,
-                    wake: true,
-                },
-                A1_RUNNING[1],
-                Step::Finish {
-                    at: 1,
-                    node: "n1",
-                    job: "a1",
-                    ending: Failed { backoff: 1 },
-                    next: None,
-                    written: Stored,
-                    takes: &[],
-                },
-            ],
+            given: A1_HELD,
             before: &["a1 held #1", "queue a: head a1, held"],
             when: Step::Claim {
                 at: 1000,
@@ -812,27 +795,10 @@ async fn a_retry_of_a_held_head_gives_it_one_more_attempt(kind: Kind) {
     check(
         kind,
         Case {
-            given: &[
-                Step::Create {
-                    at: 0,
-                    jobs: &["a1"],
-                    options: HoldAfterOne,
-                    wake: true,
-                },
-                A1_RUNNING[1],
-                Step::Finish {
-                    at: 1,
-                    node: "n1",
-                    job: "a1",
-                    ending: Failed { backoff: 1 },
-                    next: None,
-                    written: Stored,
-                    takes: &[],
-                },
-            ],
+            given: A1_HELD,
             before: &["a1 held #1", "queue a: head a1, held"],
             when: Step::Act {
-                at: 5,
+                at: 15,
                 job: "a1",
                 action: Retry,
                 refused: false,

@@ -243,6 +243,10 @@ impl Store for PgStore {
         }
     }
 
+    fn schema_latest(&self) -> u32 {
+        super::latest_version(MIGRATIONS)
+    }
+
     async fn schema_version(&self) -> Result<u32> {
         let mut s = self.session().await?;
         let exists: bool = self

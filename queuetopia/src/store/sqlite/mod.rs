@@ -362,6 +362,10 @@ impl Store for SqliteStore {
         }
     }
 
+    fn schema_latest(&self) -> u32 {
+        super::latest_version(MIGRATIONS)
+    }
+
     async fn schema_version(&self) -> Result<u32> {
         let exists: bool = sqlx::query_scalar(self.q.schema_exists.clone())
             .fetch_one(&self.pool)
