@@ -9,6 +9,7 @@
 //! | lock lease margin | [`LEASE_MARGIN`] (1 s beyond the timeout) |
 //! | exhaustion policy | [`crate::ExhaustionPolicy::Skip`] |
 //! | retention, when cleanup is on | [`RETENTION`] (7 days) |
+//! | audit retention | [`AUDIT_RETENTION`] (90 days) |
 //! | cleanup interval | [`CLEANUP_INTERVAL`] (1 min) |
 //! | shutdown grace period | [`SHUTDOWN_GRACE`] (30 s) |
 
@@ -26,6 +27,9 @@ pub const MAX_ATTEMPTS: u32 = 20;
 pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
 /// How old a done job must be before the cleaner deletes it.
 pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// How old an operator action's audit entry must be before the cleaner
+/// deletes it (always on, whatever the jobs' retention).
+pub const AUDIT_RETENTION: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 /// How often the cleaner runs, when retention is on.
 pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 /// How long [`crate::Queuetopia::shutdown`] lets running attempts finish, by default.

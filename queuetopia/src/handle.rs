@@ -18,14 +18,14 @@ use crate::list::{JobEntry, JobFilter, JobPage, QueueInfo};
 use crate::performer::{DynPerformer, Performer};
 use crate::scheduler::node::{Config, Shared};
 use crate::scheduler::{self, Scheduler};
-use crate::store::{JobAct, JobAction, JobGet, JobInsert, JobList, QueueList, Store};
+use crate::store::{JobGet, JobInsert, JobList, QueueList, Store};
 
 /// A Queuetopia instance: one scope on one database.
 ///
 /// Cheap to clone; clones share the scheduler. Made by [`Queuetopia::builder`].
 #[derive(Clone)]
 pub struct Queuetopia {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     scheduler: Arc<Mutex<Option<Scheduler>>>,
 }
 
@@ -251,51 +251,6 @@ impl Queuetopia {
             .await
     }
 
-    /// Lets a failed, held or given-up job run again now, with one more
-    /// attempt if it had used them all. It runs in its place in its queue's
-    /// order.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::JobNotFound`]; [`Error::JobState`] when the job is done or an
-    /// attempt of it is running.
-    pub async fn retry_job(&self, id: i64) -> Result<Job> {
-        self.act(id, JobAction::Retry).await
-    }
-
-    /// Gives up a job that is neither done nor running, so its queue moves on.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::JobNotFound`]; [`Error::JobState`] when the job is done,
-    /// already given up, or an attempt of it is running.
-    pub async fn skip_job(&self, id: i64) -> Result<Job> {
-        self.act(id, JobAction::Skip).await
-    }
-
-    /// An operator's action on a job; wakes the scheduler, whose queue may
-    /// have become ready.
-    async fn act(&self, id: i64, action: JobAction) -> Result<Job> {
-        let scope = &self.shared.scope;
-        let job = self
-            .shared
-            .db
-            .store
-            .job_act(JobAct {
-                scope,
-                id,
-                action,
-                now: self.shared.clock.now(),
-            })
-            .await?;
-        match action {
-            JobAction::Retry => tracing::info!(%scope, job_id = id, "job retried by an operator"),
-            JobAction::Skip => tracing::info!(%scope, job_id = id, "job skipped by an operator"),
-        }
-        self.wake();
-        Ok(job)
-    }
-
     /// Deletes this scope's done jobs older than `older_than` now, as the
     /// cleaner does on its own when retention is on; returns how many.
     /// Jobs that are not done are never deleted.
@@ -441,6 +396,7 @@ impl Builder {
                 lease_margin: defaults::LEASE_MARGIN,
                 lease_cap: None,
                 retention: None,
+                audit_retention: defaults::AUDIT_RETENTION,
                 cleanup_interval: defaults::CLEANUP_INTERVAL,
                 listen: true,
             },
@@ -508,8 +464,17 @@ impl Builder {
         self
     }
 
+    /// How long the audit of operator actions is kept (default
+    /// [`defaults::AUDIT_RETENTION`]): the cleaner deletes older entries
+    /// whether or not [`Builder::retention`] is on.
+    pub fn audit_retention(mut self, retention: Duration) -> Self {
+        self.config.audit_retention = retention;
+        self
+    }
+
     /// How often the cleaner runs (default 1 min): it deletes old done jobs
-    /// when retention is on, and the rows of queues with nothing left. Its
+    /// when retention is on, old audit entries, and the rows of queues with
+    /// nothing left. Its
     /// first run comes after a random part of this, so that nodes do not
     /// clean at once.
     pub fn cleanup_interval(mut self, every: Duration) -> Self {
@@ -577,6 +542,12 @@ impl Builder {
         }
         if c.retention.is_some_and(|r| r > defaults::MAX_DURATION) {
             return Err(Error::validation("retention", "must be at most 10 years"));
+        }
+        if c.audit_retention > defaults::MAX_DURATION {
+            return Err(Error::validation(
+                "audit_retention",
+                "must be at most 10 years",
+            ));
         }
         Ok(())
     }

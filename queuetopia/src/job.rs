@@ -275,41 +275,7 @@ impl NewJob {
         let action = action.into();
         check_name("queue", &queue)?;
         check_name("action", &action)?;
-        let params = match serde_json::to_value(params) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => {
-                return Err(Error::validation(
-                    "params",
-                    format!("must be a JSON object, got {}", json_kind(&other)),
-                ));
-            }
-            Err(e) => return Err(Error::validation("params", e.to_string())),
-        };
-        if contains_nul(&params) {
-            return Err(Error::validation(
-                "params",
-                "must not contain NUL characters",
-            ));
-        }
-        if depth(&params) > defaults::MAX_PARAMS_DEPTH {
-            return Err(Error::validation(
-                "params",
-                format!(
-                    "must nest at most {} levels deep",
-                    defaults::MAX_PARAMS_DEPTH
-                ),
-            ));
-        }
-        let size = Value::Object(params.clone()).to_string().len();
-        if size > defaults::MAX_PARAMS_BYTES {
-            return Err(Error::validation(
-                "params",
-                format!(
-                    "must be at most {} bytes as JSON, got {size}",
-                    defaults::MAX_PARAMS_BYTES
-                ),
-            ));
-        }
+        let params = check_params(params)?;
         check_options(&options)?;
         Ok(NewJob {
             queue,
@@ -360,6 +326,48 @@ impl NewJob {
             updated_at: inserted_at,
         }
     }
+}
+
+/// Params as stored: a JSON object without NUL characters, at most
+/// [`defaults::MAX_PARAMS_DEPTH`] deep and [`defaults::MAX_PARAMS_BYTES`]
+/// long as JSON.
+pub(crate) fn check_params(params: impl Serialize) -> Result<Map<String, Value>> {
+    let params = match serde_json::to_value(params) {
+        Ok(Value::Object(map)) => map,
+        Ok(other) => {
+            return Err(Error::validation(
+                "params",
+                format!("must be a JSON object, got {}", json_kind(&other)),
+            ));
+        }
+        Err(e) => return Err(Error::validation("params", e.to_string())),
+    };
+    if contains_nul(&params) {
+        return Err(Error::validation(
+            "params",
+            "must not contain NUL characters",
+        ));
+    }
+    if depth(&params) > defaults::MAX_PARAMS_DEPTH {
+        return Err(Error::validation(
+            "params",
+            format!(
+                "must nest at most {} levels deep",
+                defaults::MAX_PARAMS_DEPTH
+            ),
+        ));
+    }
+    let size = Value::Object(params.clone()).to_string().len();
+    if size > defaults::MAX_PARAMS_BYTES {
+        return Err(Error::validation(
+            "params",
+            format!(
+                "must be at most {} bytes as JSON, got {size}",
+                defaults::MAX_PARAMS_BYTES
+            ),
+        ));
+    }
+    Ok(params)
 }
 
 fn check_options(options: &JobOptions) -> Result<()> {

@@ -11,7 +11,8 @@ pub const DEFAULT_PREFIX: &str = "queuetopia_";
 ///
 /// The default is no schema (PostgreSQL's `search_path`, the connection's
 /// database on MySQL) and the prefix `queuetopia_`: the tables are
-/// `queuetopia_jobs`, `queuetopia_queues` and `queuetopia_migrations`.
+/// `queuetopia_jobs`, `queuetopia_queues`, `queuetopia_audit` and
+/// `queuetopia_migrations`.
 ///
 /// Names are checked when a [`crate::Db`] is made with them: lowercase ASCII
 /// letters, digits and `_`, starting with a letter or `_`, at most 30 bytes
@@ -92,17 +93,18 @@ impl Tables {
     }
 
     /// Rewrites SQL written for the default placement: the tables
-    /// `queuetopia_jobs`, `queuetopia_queues` and `queuetopia_migrations`
+    /// `queuetopia_jobs`, `queuetopia_queues`, `queuetopia_audit` and `queuetopia_migrations`
     /// and PostgreSQL's functions (`queuetopia_claim`, `queuetopia_finish`,
     /// `queuetopia_finish_batch`, `queuetopia_refresh`, `queuetopia_insert`,
     /// `queuetopia_insert_one`, `queuetopia_check_job`, `queuetopia_job_ok`)
     /// become qualified names, and every other name
     /// starting with `queuetopia_` (indexes) gets the prefix instead.
     pub(crate) fn render(&self, sql: &str) -> String {
-        const TABLES: [&str; 11] = [
+        const TABLES: [&str; 12] = [
             "jobs",
             "queues",
             "migrations",
+            "audit",
             "claim",
             "finish",
             "finish_batch",

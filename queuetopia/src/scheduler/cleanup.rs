@@ -1,5 +1,5 @@
-//! Cleaning: deleting a scope's old done jobs (when retention is on) and the
-//! rows of queues that have nothing left.
+//! Cleaning: deleting a scope's old done jobs (when retention is on), its
+//! old audit entries, and the rows of queues that have nothing left.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::node::Shared;
 use crate::error::Result;
-use crate::store::{JobDeleteDone, QueuePrune, Store, random_token};
+use crate::store::{AuditDeleteOld, JobDeleteDone, QueuePrune, Store, random_token};
 
 /// Rows deleted per statement, so that no transaction grows large.
 const BATCH: u32 = 1000;
@@ -29,6 +29,12 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 Err(e) => tracing::warn!(scope, error = %e, "deleting old done jobs failed"),
             }
         }
+        let audit = shared.config.audit_retention;
+        match delete_audit(store, scope, audit, shared.clock.now()).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(scope, deleted, "old audit entries deleted"),
+            Err(e) => tracing::warn!(scope, error = %e, "deleting old audit entries failed"),
+        }
         match prune_queues(store, scope, shared.clock.now()).await {
             Ok(0) => {}
             Ok(pruned) => tracing::debug!(scope, pruned, "empty queues pruned"),
@@ -47,6 +53,24 @@ pub(crate) async fn delete_done(
 ) -> Result<u64> {
     drain(|| {
         store.job_delete_done(JobDeleteDone {
+            scope,
+            older_than: retention,
+            limit: BATCH,
+            now,
+        })
+    })
+    .await
+}
+
+/// Deletes the scope's audit entries older than `retention`, in batches.
+pub(crate) async fn delete_audit(
+    store: &impl Store,
+    scope: &str,
+    retention: Duration,
+    now: Option<DateTime<Utc>>,
+) -> Result<u64> {
+    drain(|| {
+        store.audit_delete_old(AuditDeleteOld {
             scope,
             older_than: retention,
             limit: BATCH,

@@ -20,6 +20,7 @@ pub(crate) struct Config {
     pub(crate) lease_margin: Duration,
     pub(crate) lease_cap: Option<Duration>,
     pub(crate) retention: Option<Duration>,
+    pub(crate) audit_retention: Duration,
     pub(crate) cleanup_interval: Duration,
     /// Takes part in cross-node wake-ups: listens, and notifies on creation.
     pub(crate) listen: bool,

@@ -9,6 +9,7 @@ use crate::backend::{Backend, Capabilities};
 use crate::error::Result;
 use crate::job::Job;
 use crate::list::QueueInfo;
+use crate::operator::AuditEntry;
 
 /// One backend's store. Held once per `Db`, behind an `Arc`: the
 /// variants' sizes do not matter.
@@ -83,6 +84,14 @@ impl Store for StoreKind {
 
     async fn job_act(&self, op: JobAct<'_>) -> Result<Job> {
         each!(self, s => s.job_act(op).await)
+    }
+
+    async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>> {
+        each!(self, s => s.audit_list(op).await)
+    }
+
+    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64> {
+        each!(self, s => s.audit_delete_old(op).await)
     }
 
     async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {

@@ -17,6 +17,7 @@ use crate::backend::{Backend, Capabilities};
 use crate::error::Result;
 use crate::job::Job;
 use crate::list::QueueInfo;
+use crate::operator::AuditEntry;
 
 mod dispatch;
 pub mod ops;
@@ -108,6 +109,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// An operator's action on a job; returns the job as updated.
     async fn job_act(&self, op: JobAct<'_>) -> Result<Job>;
+
+    /// A page of the scope's audit, newest first.
+    async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>>;
+
+    /// Deletes old audit entries; returns how many.
+    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64>;
 
     /// Deletes old done jobs; returns how many.
     async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64>;

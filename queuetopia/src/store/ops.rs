@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use serde_json::{Map, Value};
+
 use crate::job::{Job, NewJob};
 use crate::list::JobFilter;
+use crate::operator::AuditFilter;
 
 /// A migration of the schema up or down to `target` (0: no tables).
 #[derive(Debug, Clone, Copy)]
@@ -50,12 +53,73 @@ pub struct QueueList<'a> {
     pub now: Option<DateTime<Utc>>,
 }
 
-/// An operator's `action` on job `id` of `scope`.
+/// An operator's `action` on job `id` of `scope`, by `actor`, written in
+/// the audit in the same transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct JobAct<'a> {
     pub scope: &'a str,
     pub id: i64,
-    pub action: JobAction,
+    pub action: JobAction<'a>,
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+    pub now: Option<DateTime<Utc>>,
+}
+
+impl<'a> JobAct<'a> {
+    /// The audit row of this action on `job`, read under its queue's lock
+    /// before the action changed it.
+    pub(crate) fn audit(&self, job: &'a Job) -> AuditRow<'a> {
+        let params_before = match self.action {
+            JobAction::Cancel | JobAction::Edit { .. } => Some(json(&job.params)),
+            JobAction::Retry | JobAction::Skip => None,
+        };
+        let params_after = match self.action {
+            JobAction::Edit { params } => Some(json(params)),
+            _ => None,
+        };
+        AuditRow {
+            scope: self.scope,
+            actor: self.actor,
+            action: self.action.name(),
+            queue: &job.queue,
+            job_id: job.id,
+            reason: self.reason,
+            params_before,
+            params_after,
+        }
+    }
+}
+
+/// One row of the audit, as a backend writes it: params as JSON text.
+#[derive(Debug)]
+pub(crate) struct AuditRow<'a> {
+    pub(crate) scope: &'a str,
+    pub(crate) actor: &'a str,
+    pub(crate) action: &'static str,
+    pub(crate) queue: &'a str,
+    pub(crate) job_id: i64,
+    pub(crate) reason: Option<&'a str>,
+    pub(crate) params_before: Option<String>,
+    pub(crate) params_after: Option<String>,
+}
+
+fn json(params: &Map<String, Value>) -> String {
+    Value::Object(params.clone()).to_string()
+}
+
+/// A page of the audit of `scope`, newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditList<'a> {
+    pub scope: &'a str,
+    pub filter: &'a AuditFilter,
+}
+
+/// A deletion of up to `limit` audit entries of `scope` older than `older_than`.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditDeleteOld<'a> {
+    pub scope: &'a str,
+    pub older_than: Duration,
+    pub limit: u32,
     pub now: Option<DateTime<Utc>>,
 }
 
@@ -274,20 +338,38 @@ pub enum Outcome<'a> {
 }
 
 /// An operator's action on one job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobAction {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum JobAction<'a> {
     /// Make a failed, held or given-up job runnable now.
     Retry,
     /// Give up a job that is not running or done, so its queue moves on.
     Skip,
+    /// Remove a job that never ran from its queue.
+    Cancel,
+    /// Replace the params of a failed or held job.
+    Edit { params: &'a Map<String, Value> },
 }
 
-impl JobAction {
-    /// Why the action was refused when its update matched no job.
+impl JobAction<'_> {
+    /// Why the action was refused when its statement matched no job.
     pub(crate) fn refusal(self) -> &'static str {
         match self {
             JobAction::Retry => "it is done",
             JobAction::Skip => "it is already done or given up",
+            JobAction::Cancel => {
+                "it has run, or is done or given up: only a job that never ran can be cancelled"
+            }
+            JobAction::Edit { .. } => "only a failed or held job can be edited",
+        }
+    }
+
+    /// The action's name in the audit.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            JobAction::Retry => "retry",
+            JobAction::Skip => "skip",
+            JobAction::Cancel => "cancel",
+            JobAction::Edit { .. } => "edit",
         }
     }
 }

@@ -79,7 +79,7 @@ pub(crate) enum Step {
     Act {
         at: u64,
         job: &'static str,
-        action: JobAction,
+        action: Action,
         refused: bool,
     },
     /// `node` renews the lease of its attempt of `job` for `lease` seconds.
@@ -100,6 +100,16 @@ pub(crate) enum Step {
     },
     /// Deletes the rows of queues with nothing left.
     Prune { at: u64, pruned: u64 },
+}
+
+/// An operator's action.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action {
+    Retry,
+    Skip,
+    Cancel,
+    /// Replaces the params with `{"edited": true}`.
+    Edit,
 }
 
 /// The options of the jobs a [`Step::Create`] makes.
@@ -325,12 +335,24 @@ impl<S: Store> World<'_, S> {
             } => {
                 let now = self.at(at);
                 let id = self.id(job);
+                let edited = json!({ "edited": true })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                let action = match action {
+                    Action::Retry => JobAction::Retry,
+                    Action::Skip => JobAction::Skip,
+                    Action::Cancel => JobAction::Cancel,
+                    Action::Edit => JobAction::Edit { params: &edited },
+                };
                 let acted = self
                     .store
                     .job_act(JobAct {
                         scope: SCOPE,
                         id,
                         action,
+                        actor: "op",
+                        reason: None,
                         now,
                     })
                     .await;

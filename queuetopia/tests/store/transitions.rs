@@ -1,9 +1,8 @@
 //! The table: one case per transition of the queue rule and its
 //! neighbours, by area. Leases last 15 s (a 10 s timeout plus a 5 s margin).
 
-use queuetopia::store::JobAction::{Retry, Skip};
-
 use crate::common::Kind;
+use crate::table::Action::{Cancel, Edit, Retry, Skip};
 use crate::table::Ending::{Failed, GivenUp, Succeeded, TimedOut};
 use crate::table::Options::{HoldAfterOne, Plain, ScheduledAt};
 use crate::table::Was::{Lost, Stored};
@@ -903,6 +902,149 @@ async fn a_retry_of_a_done_job_is_refused(kind: Kind) {
     .await
 }
 
+async fn a_cancel_of_a_pending_head_lets_the_queue_move_on(kind: Kind) {
+    check(
+        kind,
+        Case {
+            given: &[CREATED],
+            before: &[
+                "a1 pending",
+                "a2 pending",
+                "b1 pending",
+                "queue a: head a1",
+                "queue b: head b1",
+            ],
+            when: Step::Act {
+                at: 1,
+                job: "a1",
+                action: Cancel,
+                refused: false,
+            },
+            after: &[
+                "a1 gone",
+                "a2 pending",
+                "b1 pending",
+                "queue a: head a2",
+                "queue b: head b1",
+            ],
+        },
+    )
+    .await
+}
+
+async fn a_cancel_of_a_job_behind_a_running_head_leaves_the_head(kind: Kind) {
+    check(
+        kind,
+        Case {
+            given: &[
+                A1_RUNNING[0],
+                A1_RUNNING[1],
+                Step::Create {
+                    at: 1,
+                    jobs: &["a2"],
+                    options: Plain,
+                    wake: false,
+                },
+            ],
+            before: &[
+                "a1 running #1",
+                "a2 pending",
+                "queue a: head a1, locked by n1 until +15 for a1",
+            ],
+            when: Step::Act {
+                at: 2,
+                job: "a2",
+                action: Cancel,
+                refused: false,
+            },
+            after: &[
+                "a1 running #1",
+                "a2 gone",
+                "queue a: head a1, locked by n1 until +15 for a1",
+            ],
+        },
+    )
+    .await
+}
+
+async fn a_cancel_of_a_job_that_ran_is_refused(kind: Kind) {
+    check(
+        kind,
+        Case {
+            given: A1_WAITS,
+            before: A1_WAITS_STATE,
+            when: Step::Act {
+                at: 2,
+                job: "a1",
+                action: Cancel,
+                refused: true,
+            },
+            after: A1_WAITS_STATE,
+        },
+    )
+    .await
+}
+
+async fn an_edit_of_a_failed_head_keeps_its_place_and_its_backoff(kind: Kind) {
+    check(
+        kind,
+        Case {
+            given: A1_WAITS,
+            before: A1_WAITS_STATE,
+            when: Step::Act {
+                at: 2,
+                job: "a1",
+                action: Edit,
+                refused: false,
+            },
+            after: A1_WAITS_STATE,
+        },
+    )
+    .await
+}
+
+async fn an_edit_of_a_job_that_never_ran_is_refused(kind: Kind) {
+    check(
+        kind,
+        Case {
+            given: A1_WAITS,
+            before: A1_WAITS_STATE,
+            when: Step::Act {
+                at: 2,
+                job: "a2",
+                action: Edit,
+                refused: true,
+            },
+            after: A1_WAITS_STATE,
+        },
+    )
+    .await
+}
+
+async fn an_edit_of_a_running_job_is_refused(kind: Kind) {
+    check(
+        kind,
+        Case {
+            given: A1_RUNNING,
+            before: &[
+                "a1 running #1",
+                "queue a: head a1, locked by n1 until +15 for a1",
+            ],
+            when: Step::Act {
+                at: 1,
+                job: "a1",
+                action: Edit,
+                refused: true,
+            },
+            after: &[
+                "a1 running #1",
+                "queue a: head a1, locked by n1 until +15 for a1",
+            ],
+        },
+    )
+    .await
+}
+
 // Leases.
 
 async fn a_renewal_extends_the_attempts_own_lease(kind: Kind) {
@@ -1100,6 +1242,12 @@ behaviour_tests!(
     a_skip_of_a_job_behind_the_head_leaves_the_head,
     a_skip_of_a_running_job_is_refused,
     a_retry_of_a_done_job_is_refused,
+    a_cancel_of_a_pending_head_lets_the_queue_move_on,
+    a_cancel_of_a_job_behind_a_running_head_leaves_the_head,
+    a_cancel_of_a_job_that_ran_is_refused,
+    an_edit_of_a_failed_head_keeps_its_place_and_its_backoff,
+    an_edit_of_a_job_that_never_ran_is_refused,
+    an_edit_of_a_running_job_is_refused,
     a_renewal_extends_the_attempts_own_lease,
     a_renewal_by_an_attempt_whose_lock_was_taken_over_is_refused,
     a_release_frees_only_the_locks_without_a_running_attempt,

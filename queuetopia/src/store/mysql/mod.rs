@@ -23,8 +23,8 @@ use sqlx::{Connection, Row, SqlSafeStr};
 
 use super::multi_row::{MAX_ROWS_LOG2, Repeated, bind_job, bind_queue, chunks, padded, repeat};
 use super::ops::{
-    JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll, QueueList, QueuePrune,
-    SchemaMigrate,
+    AuditDeleteOld, AuditList, JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll,
+    QueueList, QueuePrune, SchemaMigrate,
 };
 use super::queue_rule::{
     ClaimSteps, Decision, Head, claim_walk, decide, plan_inserts, ready_at, sequenced,
@@ -37,6 +37,7 @@ use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
 use crate::list::{QueueInfo, QueueRow};
+use crate::operator::{AuditEntry, params_from_text};
 use crate::tables::Tables;
 
 mod results;
@@ -44,10 +45,15 @@ mod results;
 use results::{QueueSeen, Refresh};
 
 super::queries!(
+    audit_delete_old,
+    audit_insert,
+    audit_list,
     db_now,
     job_by_id,
+    job_cancel,
     job_complete,
     job_delete_done,
+    job_edit,
     job_fail,
     job_get,
     job_head,
@@ -85,6 +91,7 @@ super::queries!(
 
 const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
+    2 => "0002_audit",
 ];
 
 /// The MySQL / MariaDB store.
@@ -207,6 +214,28 @@ fn flag(row: &MySqlRow, column: &str) -> Result<bool> {
 }
 
 impl MySqlStore {
+    /// Runs a retention delete (`sql`: scope, cutoff, limit) of rows of
+    /// `scope` older than `older_than`; returns how many it deleted.
+    async fn delete_older(
+        &self,
+        sql: sqlx::SqlStr,
+        scope: &str,
+        older_than: Duration,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, now).await?;
+        let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
+        let done = sqlx::query(sql)
+            .bind(scope)
+            .bind(cutoff)
+            .bind(i64::from(limit))
+            .execute(&mut *conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     pub(crate) fn new(pool: MySqlPool, tables: Tables) -> Self {
         let q = Queries::new(&tables);
         MySqlStore {
@@ -678,25 +707,22 @@ impl Store for MySqlStore {
     }
 
     async fn job_act(&self, op: JobAct<'_>) -> Result<Job> {
-        let JobAct {
-            scope,
-            id,
-            action,
-            now,
-        } = op;
+        let JobAct { scope, id, .. } = op;
         let q = &self.q;
         let mut conn = self.pool.acquire().await?;
-        let now = self.now(&mut conn, now).await?;
+        let now = self.now(&mut conn, op.now).await?;
         let mut tx = conn.begin().await?;
-        let job = sqlx::query(q.job_get.clone())
+        let found = sqlx::query(q.job_get.clone())
             .bind(scope)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-        let Some(job) = job else {
+        let Some(found) = found else {
             return Err(Error::JobNotFound(id));
         };
-        let queue = text(&job, "queue")?;
+        let queue = text(&found, "queue")?;
+        // The queue's row first: claims and results take it too, so nothing
+        // changes the job until this transaction ends.
         let running: Option<i64> = sqlx::query_scalar(q.queue_lock_row.clone())
             .bind(id)
             .bind(scope)
@@ -709,55 +735,91 @@ impl Store for MySqlStore {
                 reason: "an attempt of it is running",
             });
         }
-        let written = match action {
-            JobAction::Retry => {
-                sqlx::query(q.job_retry.clone())
-                    .bind(now)
-                    .bind(scope)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-            }
-            JobAction::Skip => {
-                sqlx::query(q.job_skip.clone())
-                    .bind(now)
-                    .bind(now)
-                    .bind(scope)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-            }
+        let before = self.job_by_id(&mut tx, id).await?;
+        let query = match op.action {
+            JobAction::Retry => sqlx::query(q.job_retry.clone())
+                .bind(now)
+                .bind(scope)
+                .bind(id),
+            JobAction::Skip => sqlx::query(q.job_skip.clone())
+                .bind(now)
+                .bind(now)
+                .bind(scope)
+                .bind(id),
+            JobAction::Cancel => sqlx::query(q.job_cancel.clone()).bind(scope).bind(id),
+            JobAction::Edit { params } => sqlx::query(q.job_edit.clone())
+                .bind(Value::Object(params.clone()).to_string())
+                .bind(now)
+                .bind(scope)
+                .bind(id),
         };
-        if written.rows_affected() != 1 {
+        if query.execute(&mut *tx).await?.rows_affected() != 1 {
             return Err(Error::JobState {
                 id,
-                reason: action.refusal(),
+                reason: op.action.refusal(),
             });
         }
-        let updated = self.job_by_id(&mut tx, id).await?;
+        let job = match op.action {
+            JobAction::Cancel => before.clone(),
+            _ => self.job_by_id(&mut tx, id).await?,
+        };
+        let audit = op.audit(&before);
+        sqlx::query(q.audit_insert.clone())
+            .bind(audit.scope)
+            .bind(now)
+            .bind(audit.actor)
+            .bind(audit.action)
+            .bind(audit.queue)
+            .bind(audit.job_id)
+            .bind(audit.reason)
+            .bind(audit.params_before)
+            .bind(audit.params_after)
+            .execute(&mut *tx)
+            .await?;
         self.refresh(&mut tx, scope, &queue, now, false, false)
             .await?;
         tx.commit().await?;
-        Ok(updated)
+        Ok(job)
+    }
+
+    async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(self.q.audit_list.clone())
+            .bind(op.scope)
+            .bind(op.filter.job_id)
+            .bind(op.filter.job_id)
+            .bind(op.filter.after)
+            .bind(op.filter.after)
+            .bind(i64::from(op.filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    scope: text(r, "scope")?,
+                    at: time(r.try_get("at")?),
+                    actor: text(r, "actor")?,
+                    action: r.try_get("action")?,
+                    queue: opt_text(r, "queue")?,
+                    job_id: r.try_get("job_id")?,
+                    reason: r.try_get("reason")?,
+                    params_before: params_from_text(r.try_get("params_before")?)?,
+                    params_after: params_from_text(r.try_get("params_after")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64> {
+        let sql = self.q.audit_delete_old.clone();
+        self.delete_older(sql, op.scope, op.older_than, op.limit, op.now)
+            .await
     }
 
     async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
-        let JobDeleteDone {
-            scope,
-            older_than,
-            limit,
-            now,
-        } = op;
-        let mut conn = self.pool.acquire().await?;
-        let now = self.now(&mut conn, now).await?;
-        let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
-        let done = sqlx::query(self.q.job_delete_done.clone())
-            .bind(scope)
-            .bind(cutoff)
-            .bind(i64::from(limit))
-            .execute(&mut *conn)
-            .await?;
-        Ok(done.rows_affected())
+        let sql = self.q.job_delete_done.clone();
+        self.delete_older(sql, op.scope, op.older_than, op.limit, op.now)
+            .await
     }
 
     async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {

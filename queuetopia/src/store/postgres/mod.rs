@@ -14,8 +14,8 @@ use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::mru_connections::{Recent, Taken};
 use super::ops::{
-    JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll, QueueList, QueuePrune,
-    SchemaMigrate,
+    AuditDeleteOld, AuditList, JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll,
+    QueueList, QueuePrune, SchemaMigrate,
 };
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
@@ -25,18 +25,26 @@ use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, Schedule, duration, millis};
 use crate::list::{QueueInfo, QueueRow};
+use crate::operator::AuditEntry;
 use crate::tables::Tables;
 
 mod statements;
 
-use statements::{claim_rows, count, finish_many, finish_one, insert, job_from_row, refresh};
+use statements::{
+    audit_from_row, claim_rows, count, finish_many, finish_one, insert, job_from_row, refresh,
+};
 
 super::queries!(
+    audit_delete_old,
+    audit_insert,
+    audit_list,
     claim,
     finish,
     finish_one,
     job_by_ids,
+    job_cancel,
     job_delete_done,
+    job_edit,
     job_get,
     job_insert,
     job_insert_one,
@@ -62,6 +70,7 @@ super::queries!(
 
 const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
+    2 => "0002_audit",
 ];
 
 /// The server-side functions (`sql/functions/`), applied after the
@@ -154,6 +163,30 @@ impl Session<'_> {
 }
 
 impl PgStore {
+    /// Runs a retention delete (`pick`: scope, clock, age in ms, limit) of
+    /// rows of `scope` older than `older_than`; returns how many it deleted.
+    async fn delete_older(
+        &self,
+        pick: impl FnOnce(&Queries) -> &SqlStr,
+        scope: &str,
+        older_than: Duration,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let mut s = self.session().await?;
+        let done = self
+            .sql
+            .query(pick)
+            .bind(scope)
+            .bind(now)
+            .bind(millis(older_than))
+            .bind(i64::from(limit))
+            .execute(s.conn())
+            .await?;
+        s.done().await?;
+        Ok(done.rows_affected())
+    }
+
     pub(crate) fn new(pool: PgPool, tables: Tables) -> Self {
         PgStore {
             recent: Recent::new(pool.clone()),
@@ -474,12 +507,7 @@ impl Store for PgStore {
     }
 
     async fn job_act(&self, op: JobAct<'_>) -> Result<Job> {
-        let JobAct {
-            scope,
-            id,
-            action,
-            now,
-        } = op;
+        let JobAct { scope, id, now, .. } = op;
         let mut tx = self.pool.begin().await?;
         let queue: Option<String> = self
             .sql
@@ -491,6 +519,8 @@ impl Store for PgStore {
         let Some(queue) = queue else {
             return Err(Error::JobNotFound(id));
         };
+        // The queue's row first: claims and results take it too, so nothing
+        // changes the job until this transaction ends.
         let running: Option<bool> = self
             .sql
             .scalar(|q| &q.queue_lock_row)
@@ -505,24 +535,60 @@ impl Store for PgStore {
                 reason: "an attempt of it is running",
             });
         }
-        let sql = match action {
-            JobAction::Retry => self.sql.q.job_retry.clone(),
-            JobAction::Skip => self.sql.q.job_skip.clone(),
-        };
-        let row = sqlx::query(sql)
-            .persistent(self.sql.cached)
+        let before = self
+            .sql
+            .query(|q| &q.job_get)
             .bind(scope)
             .bind(id)
-            .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-        let Some(row) = row else {
+        let Some(before) = before else {
+            return Err(Error::JobNotFound(id));
+        };
+        let before = job_from_row(&before)?;
+        let query = match op.action {
+            JobAction::Retry => self
+                .sql
+                .query(|q| &q.job_retry)
+                .bind(scope)
+                .bind(id)
+                .bind(now),
+            JobAction::Skip => self
+                .sql
+                .query(|q| &q.job_skip)
+                .bind(scope)
+                .bind(id)
+                .bind(now),
+            JobAction::Cancel => self.sql.query(|q| &q.job_cancel).bind(scope).bind(id),
+            JobAction::Edit { params } => self
+                .sql
+                .query(|q| &q.job_edit)
+                .bind(scope)
+                .bind(id)
+                .bind(now)
+                .bind(Value::Object(params.clone()).to_string()),
+        };
+        let Some(row) = query.fetch_optional(&mut *tx).await? else {
             return Err(Error::JobState {
                 id,
-                reason: action.refusal(),
+                reason: op.action.refusal(),
             });
         };
         let job = job_from_row(&row)?;
+        let audit = op.audit(&before);
+        self.sql
+            .query(|q| &q.audit_insert)
+            .bind(audit.scope)
+            .bind(now)
+            .bind(audit.actor)
+            .bind(audit.action)
+            .bind(audit.queue)
+            .bind(audit.job_id)
+            .bind(audit.reason)
+            .bind(audit.params_before)
+            .bind(audit.params_after)
+            .execute(&mut *tx)
+            .await?;
         refresh(&self.sql, &mut tx, scope, &queue, now, false, false).await?;
         if let Some(channel) = self.channel().await? {
             self.sql
@@ -536,25 +602,41 @@ impl Store for PgStore {
         Ok(job)
     }
 
-    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
-        let JobDeleteDone {
-            scope,
-            older_than,
-            limit,
-            now,
-        } = op;
+    async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>> {
         let mut s = self.session().await?;
-        let done = self
+        let rows = self
             .sql
-            .query(|q| &q.job_delete_done)
-            .bind(scope)
-            .bind(now)
-            .bind(millis(older_than))
-            .bind(i64::from(limit))
-            .execute(s.conn())
+            .query(|q| &q.audit_list)
+            .bind(op.scope)
+            .bind(op.filter.job_id)
+            .bind(op.filter.after)
+            .bind(i64::from(op.filter.limit))
+            .fetch_all(s.conn())
             .await?;
         s.done().await?;
-        Ok(done.rows_affected())
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64> {
+        self.delete_older(
+            |q| &q.audit_delete_old,
+            op.scope,
+            op.older_than,
+            op.limit,
+            op.now,
+        )
+        .await
+    }
+
+    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
+        self.delete_older(
+            |q| &q.job_delete_done,
+            op.scope,
+            op.older_than,
+            op.limit,
+            op.now,
+        )
+        .await
     }
 
     async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {

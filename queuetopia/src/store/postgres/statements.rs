@@ -182,6 +182,29 @@ pub(super) fn job_from_row(row: &PgRow) -> Result<Job> {
     })
 }
 
+/// An audit entry as read back.
+pub(super) fn audit_from_row(row: &PgRow) -> Result<AuditEntry> {
+    let params = |column: &str| -> Result<Option<serde_json::Map<String, Value>>> {
+        match row.try_get::<Option<Value>, _>(column)? {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map)),
+            Some(_) => Err(Error::unexpected("audited params are not a JSON object")),
+        }
+    };
+    Ok(AuditEntry {
+        id: row.try_get("id")?,
+        scope: row.try_get("scope")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        queue: row.try_get("queue")?,
+        job_id: row.try_get("job_id")?,
+        reason: row.try_get("reason")?,
+        params_before: params("params_before")?,
+        params_after: params("params_after")?,
+    })
+}
+
 pub(super) fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }

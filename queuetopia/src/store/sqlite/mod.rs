@@ -17,8 +17,8 @@ use sqlx::{Connection, Row};
 use super::mru_connections::Recent;
 use super::multi_row::{Repeated, bind_job, bind_queue, chunks, repeat};
 use super::ops::{
-    JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll, QueueList, QueuePrune,
-    SchemaMigrate,
+    AuditDeleteOld, AuditList, JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll,
+    QueueList, QueuePrune, SchemaMigrate,
 };
 use super::queue_rule::{ClaimSteps, claim_walk, plan_inserts, sequenced};
 use super::{
@@ -29,11 +29,17 @@ use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::job::{ExhaustionPolicy, Job, NewJob, duration, millis};
 use crate::list::{QueueInfo, QueueRow};
+use crate::operator::{AuditEntry, params_from_text};
 use crate::tables::Tables;
 
 super::queries!(
+    audit_delete_old,
+    audit_insert,
+    audit_list,
     job_by_id,
+    job_cancel,
     job_delete_done,
+    job_edit,
     job_get,
     job_head,
     job_insert,
@@ -60,6 +66,7 @@ super::queries!(
 
 const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
+    2 => "0002_audit",
 ];
 
 /// Every write transaction takes the write lock at once, so that two writers
@@ -85,6 +92,30 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Runs a retention delete (`sql`: scope, cutoff, limit) of rows of
+    /// `scope` older than `older_than`; returns how many it deleted.
+    async fn delete_older(
+        &self,
+        sql: sqlx::SqlStr,
+        scope: &str,
+        older_than: Duration,
+        limit: u32,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let now = now.unwrap_or_else(Utc::now);
+        let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let done = sqlx::query(sql)
+            .bind(scope)
+            .bind(micros(cutoff))
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     pub(crate) fn new(pool: SqlitePool, tables: Tables) -> Self {
         let result_hand_on = super::sql(
             &tables,
@@ -515,15 +546,12 @@ impl Store for SqliteStore {
     }
 
     async fn job_act(&self, op: JobAct<'_>) -> Result<Job> {
-        let JobAct {
-            scope,
-            id,
-            action,
-            now,
-        } = op;
+        let JobAct { scope, id, .. } = op;
         let mut conn = self.pool.acquire().await?;
+        // The write lock at once: nothing changes the job or its queue
+        // between the checks and the action.
         let mut tx = conn.begin_with(BEGIN).await?;
-        let now = now.unwrap_or_else(Utc::now);
+        let now = op.now.unwrap_or_else(Utc::now);
         let Some((job, running)) = job_get_on(&self.q, &mut tx, scope, id).await? else {
             return Err(Error::JobNotFound(id));
         };
@@ -533,47 +561,84 @@ impl Store for SqliteStore {
                 reason: "an attempt of it is running",
             });
         }
-        let sql = match action {
-            JobAction::Retry => self.q.job_retry.clone(),
-            JobAction::Skip => self.q.job_skip.clone(),
+        let q = &self.q;
+        let query = match op.action {
+            JobAction::Retry => sqlx::query(q.job_retry.clone())
+                .bind(scope)
+                .bind(id)
+                .bind(micros(now)),
+            JobAction::Skip => sqlx::query(q.job_skip.clone())
+                .bind(scope)
+                .bind(id)
+                .bind(micros(now)),
+            JobAction::Cancel => sqlx::query(q.job_cancel.clone()).bind(scope).bind(id),
+            JobAction::Edit { params } => sqlx::query(q.job_edit.clone())
+                .bind(scope)
+                .bind(id)
+                .bind(micros(now))
+                .bind(Value::Object(params.clone()).to_string()),
         };
-        let row = sqlx::query(sql)
-            .bind(scope)
-            .bind(id)
-            .bind(micros(now))
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
+        let Some(row) = query.fetch_optional(&mut *tx).await? else {
             return Err(Error::JobState {
                 id,
-                reason: action.refusal(),
+                reason: op.action.refusal(),
             });
         };
         let updated = job_from_row(&row)?;
-        refresh(&self.q, &mut tx, scope, &job.queue, now, false, false).await?;
+        let audit = op.audit(&job);
+        sqlx::query(q.audit_insert.clone())
+            .bind(audit.scope)
+            .bind(micros(now))
+            .bind(audit.actor)
+            .bind(audit.action)
+            .bind(audit.queue)
+            .bind(audit.job_id)
+            .bind(audit.reason)
+            .bind(audit.params_before)
+            .bind(audit.params_after)
+            .execute(&mut *tx)
+            .await?;
+        refresh(q, &mut tx, scope, &job.queue, now, false, false).await?;
         tx.commit().await?;
         Ok(updated)
     }
 
-    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
-        let JobDeleteDone {
-            scope,
-            older_than,
-            limit,
-            now,
-        } = op;
-        let now = now.unwrap_or_else(Utc::now);
-        let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin_with(BEGIN).await?;
-        let done = sqlx::query(self.q.job_delete_done.clone())
-            .bind(scope)
-            .bind(micros(cutoff))
-            .bind(i64::from(limit))
-            .execute(&mut *tx)
+    async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(self.q.audit_list.clone())
+            .bind(op.scope)
+            .bind(op.filter.job_id)
+            .bind(op.filter.after)
+            .bind(i64::from(op.filter.limit))
+            .fetch_all(&self.pool)
             .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    scope: r.try_get("scope")?,
+                    at: time(r.try_get("at")?)?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    queue: r.try_get("queue")?,
+                    job_id: r.try_get("job_id")?,
+                    reason: r.try_get("reason")?,
+                    params_before: params_from_text(r.try_get("params_before")?)?,
+                    params_after: params_from_text(r.try_get("params_after")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64> {
+        let sql = self.q.audit_delete_old.clone();
+        self.delete_older(sql, op.scope, op.older_than, op.limit, op.now)
+            .await
+    }
+
+    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
+        let sql = self.q.job_delete_done.clone();
+        self.delete_older(sql, op.scope, op.older_than, op.limit, op.now)
+            .await
     }
 
     async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {
