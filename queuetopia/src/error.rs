@@ -28,6 +28,14 @@ pub enum Error {
         /// Why the operation is refused.
         reason: &'static str,
     },
+    /// The queue is not in a state that allows the operation.
+    #[error("queue {queue:?}: {reason}")]
+    QueueState {
+        /// The queue.
+        queue: String,
+        /// Why the operation is refused.
+        reason: &'static str,
+    },
     /// The database schema is older than this library: run [`crate::Db::migrate`].
     #[error(
         "the Queuetopia schema is at version {found}, this library needs {expected}: \

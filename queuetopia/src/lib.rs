@@ -136,7 +136,7 @@ pub use error::{BackendError, BackendErrorKind, Error, Result};
 pub use event::{Event, SchedulerStats};
 pub use handle::{Builder, Queuetopia, TxConnection};
 pub use job::{ExhaustionPolicy, Job, JobOptions, JobState, NewJob};
-pub use list::{Blocked, JobEntry, JobFilter, JobPage, QueueInfo, QueueLock};
+pub use list::{Blocked, JobEntry, JobFilter, JobPage, Paused, QueueInfo, QueueLock};
 pub use operator::{AuditEntry, AuditFilter, AuditPage, MAX_REASON_BYTES, Operations, Operator};
 pub use performer::{JobError, Performer};
 pub use retry::{Verdict, default_backoff};

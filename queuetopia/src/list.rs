@@ -184,6 +184,17 @@ pub struct QueueInfo {
     pub blocked: Option<Blocked>,
     /// Set when a node holds the queue's lock.
     pub lock: Option<QueueLock>,
+    /// Set while an operator has paused the queue: no attempt of it starts.
+    pub paused: Option<Paused>,
+}
+
+/// Who paused a queue, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Paused {
+    /// The operator's name ([`crate::Operator::new`]).
+    pub by: String,
+    /// When, on the database's clock.
+    pub since: DateTime<Utc>,
 }
 
 /// Why a queue is blocked.
@@ -220,11 +231,13 @@ pub(crate) struct QueueRow {
     pub(crate) locked_by: Option<String>,
     pub(crate) locked_until: Option<DateTime<Utc>>,
     pub(crate) running_job_id: Option<i64>,
+    pub(crate) paused_at: Option<DateTime<Utc>>,
+    pub(crate) paused_by: Option<String>,
 }
 
 impl QueueRow {
     /// What the listing shows of the queue; `None` for a queue with no open
-    /// job and no lock.
+    /// job, no lock and no pause.
     pub(crate) fn into_info(self) -> Option<QueueInfo> {
         let lock = match (self.locked_by, self.locked_until) {
             (Some(node), Some(until)) => Some(QueueLock {
@@ -234,8 +247,12 @@ impl QueueRow {
             }),
             _ => None,
         };
+        let paused = match (self.paused_by, self.paused_at) {
+            (Some(by), Some(since)) => Some(Paused { by, since }),
+            _ => None,
+        };
         let size = u64::try_from(self.size).unwrap_or(0);
-        if size == 0 && lock.is_none() {
+        if size == 0 && lock.is_none() && paused.is_none() {
             return None;
         }
         let blocked = match (&self.head, self.blocked_since) {
@@ -253,6 +270,7 @@ impl QueueRow {
             head: self.head,
             blocked,
             lock,
+            paused,
         })
     }
 }

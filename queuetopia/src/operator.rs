@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use crate::defaults::{DEFAULT_PAGE, MAX_PAGE};
 use crate::error::{Error, Result};
 use crate::handle::Queuetopia;
-use crate::job::{Job, check_params};
-use crate::store::{AuditList, JobAct, JobAction, Store};
+use crate::job::{Job, check_name, check_params};
+use crate::store::{AuditList, JobAct, JobAction, QueuePause, Store};
 
 impl Queuetopia {
     /// The operator actions, taken as `operator`: each one writes its name
@@ -92,6 +92,24 @@ impl Queuetopia {
             self.shared.clock.now(),
         )
         .await
+    }
+
+    /// [`Operations::pause_queue`], as this node.
+    ///
+    /// # Errors
+    ///
+    /// As [`Operations::pause_queue`].
+    pub async fn pause_queue(&self, queue: &str) -> Result<()> {
+        self.as_node().pause_queue(queue).await
+    }
+
+    /// [`Operations::resume_queue`], as this node.
+    ///
+    /// # Errors
+    ///
+    /// As [`Operations::resume_queue`].
+    pub async fn resume_queue(&self, queue: &str) -> Result<()> {
+        self.as_node().resume_queue(queue).await
     }
 
     /// A page of this scope's audit: the operator actions, newest first.
@@ -188,6 +206,58 @@ impl Operations<'_> {
         self.act(id, JobAction::Edit { params: &params }).await
     }
 
+    /// Pauses a queue: once this returns, no attempt of it starts on any
+    /// node until [`Operations::resume_queue`]. An attempt running now
+    /// runs to its end (and its result is written); jobs can still be
+    /// created in the queue. The pause is stored: it holds across restarts.
+    /// A queue with no job yet can be paused ahead of its jobs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for a bad [`Operator`] or queue name;
+    /// [`Error::QueueState`] when the queue is already paused.
+    pub async fn pause_queue(&self, queue: &str) -> Result<()> {
+        self.pause(queue, true).await
+    }
+
+    /// Resumes a paused queue: its head runs as soon as it may.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for a bad [`Operator`] or queue name;
+    /// [`Error::QueueState`] when the queue is not paused.
+    pub async fn resume_queue(&self, queue: &str) -> Result<()> {
+        self.pause(queue, false).await
+    }
+
+    async fn pause(&self, queue: &str, pause: bool) -> Result<()> {
+        self.operator.check()?;
+        check_name("queue", queue)?;
+        let shared = &self.q.shared;
+        let scope = &shared.scope;
+        let actor = self.operator.actor.as_str();
+        shared
+            .db
+            .store
+            .queue_pause(QueuePause {
+                scope,
+                queue,
+                pause,
+                actor,
+                reason: self.operator.reason.as_deref(),
+                now: shared.clock.now(),
+            })
+            .await?;
+        match pause {
+            true => tracing::info!(%scope, queue, actor, "queue paused"),
+            false => {
+                tracing::info!(%scope, queue, actor, "queue resumed");
+                self.q.wake();
+            }
+        }
+        Ok(())
+    }
+
     async fn act(&self, id: i64, action: JobAction<'_>) -> Result<Job> {
         self.operator.check()?;
         let shared = &self.q.shared;
@@ -281,11 +351,11 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// Who acted ([`Operator::new`]).
     pub actor: String,
-    /// What they did: `retry`, `skip`, `cancel` or `edit`.
+    /// What they did: `retry`, `skip`, `cancel`, `edit`, `pause` or `resume`.
     pub action: String,
     /// The queue acted on.
     pub queue: Option<String>,
-    /// The job acted on.
+    /// The job acted on (none for a queue's pause or resume).
     pub job_id: Option<i64>,
     /// Why ([`Operator::reason`]).
     pub reason: Option<String>,

@@ -86,6 +86,10 @@ impl Store for StoreKind {
         each!(self, s => s.job_act(op).await)
     }
 
+    async fn queue_pause(&self, op: QueuePause<'_>) -> Result<()> {
+        each!(self, s => s.queue_pause(op).await)
+    }
+
     async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>> {
         each!(self, s => s.audit_list(op).await)
     }

@@ -110,6 +110,10 @@ pub trait Store: Send + Sync + 'static {
     /// An operator's action on a job; returns the job as updated.
     async fn job_act(&self, op: JobAct<'_>) -> Result<Job>;
 
+    /// An operator's pause or resume of a queue. Pausing a queue that has
+    /// no row yet (no job so far) makes its row, paused.
+    async fn queue_pause(&self, op: QueuePause<'_>) -> Result<()>;
+
     /// A page of the scope's audit, newest first.
     async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>>;
 

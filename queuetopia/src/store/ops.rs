@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use serde_json::{Map, Value};
 
+use crate::error::Error;
 use crate::job::{Job, NewJob};
 use crate::list::JobFilter;
 use crate::operator::AuditFilter;
@@ -82,10 +83,50 @@ impl<'a> JobAct<'a> {
             actor: self.actor,
             action: self.action.name(),
             queue: &job.queue,
-            job_id: job.id,
+            job_id: Some(job.id),
             reason: self.reason,
             params_before,
             params_after,
+        }
+    }
+}
+
+/// An operator's pause (`pause`) or resume of queue `queue` of `scope`, by
+/// `actor`, written in the audit in the same transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct QueuePause<'a> {
+    pub scope: &'a str,
+    pub queue: &'a str,
+    pub pause: bool,
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+    pub now: Option<DateTime<Utc>>,
+}
+
+impl<'a> QueuePause<'a> {
+    /// The audit row of this action.
+    pub(crate) fn audit(&self) -> AuditRow<'a> {
+        AuditRow {
+            scope: self.scope,
+            actor: self.actor,
+            action: if self.pause { "pause" } else { "resume" },
+            queue: self.queue,
+            job_id: None,
+            reason: self.reason,
+            params_before: None,
+            params_after: None,
+        }
+    }
+
+    /// Why the action was refused when its statement matched no queue.
+    pub(crate) fn refusal(&self) -> Error {
+        Error::QueueState {
+            queue: self.queue.to_owned(),
+            reason: if self.pause {
+                "it is already paused"
+            } else {
+                "it is not paused"
+            },
         }
     }
 }
@@ -97,7 +138,7 @@ pub(crate) struct AuditRow<'a> {
     pub(crate) actor: &'a str,
     pub(crate) action: &'static str,
     pub(crate) queue: &'a str,
-    pub(crate) job_id: i64,
+    pub(crate) job_id: Option<i64>,
     pub(crate) reason: Option<&'a str>,
     pub(crate) params_before: Option<String>,
     pub(crate) params_after: Option<String>,

@@ -9,10 +9,10 @@
 //!   `a1 held #1`, `a1 done #1`, `a1 given_up #2`, `a1 gone`: the job
 //!   labelled `a1` (the first job created in queue `a`), its state, its
 //!   attempts, and when a failed job may run again;
-//! - `queue a: head a1, blocked, locked by n1 until +15 for a1`: the
-//!   queue's head, whether it is blocked (`blocked`, or `held` when it waits
-//!   for an operator), and its live lock: node, end of the lease, and the
-//!   job running under it, if any.
+//! - `queue a: head a1, blocked, paused by op since +1, locked by n1 until
+//!   +15 for a1`: the queue's head, whether it is blocked (`blocked`, or
+//!   `held` when it waits for an operator), paused, and its live lock: node,
+//!   end of the lease, and the job running under it, if any.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,8 +20,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use queuetopia::store::{
     Claimed, FinishBatch, JobAct, JobAction, JobDeleteDone, JobFinish, JobGet, JobInsert,
-    LockReleaseAll, LockRenewal, NextClaim, Outcome, QueueClaim, QueueList, QueuePrune, Store,
-    Written,
+    LockReleaseAll, LockRenewal, NextClaim, Outcome, QueueClaim, QueueList, QueuePause, QueuePrune,
+    Store, Written,
 };
 use queuetopia::{Error, ExhaustionPolicy, Job, JobOptions, NewJob};
 use serde_json::json;
@@ -80,6 +80,13 @@ pub(crate) enum Step {
         at: u64,
         job: &'static str,
         action: Action,
+        refused: bool,
+    },
+    /// The operator `op` pauses (or resumes) `queue`.
+    Pause {
+        at: u64,
+        queue: &'static str,
+        pause: bool,
         refused: bool,
     },
     /// `node` renews the lease of its attempt of `job` for `lease` seconds.
@@ -364,6 +371,30 @@ impl<S: Store> World<'_, S> {
                     (other, _) => panic!("{step:?}: {other:?}"),
                 }
             }
+            Step::Pause {
+                at,
+                queue,
+                pause,
+                refused,
+            } => {
+                let now = self.at(at);
+                let done = self
+                    .store
+                    .queue_pause(QueuePause {
+                        scope: SCOPE,
+                        queue,
+                        pause,
+                        actor: "op",
+                        reason: None,
+                        now,
+                    })
+                    .await;
+                match (done, refused) {
+                    (Ok(()), false) => {}
+                    (Err(Error::QueueState { queue: q, .. }), true) => assert_eq!(q, queue),
+                    (other, _) => panic!("{step:?}: {other:?}"),
+                }
+            }
             Step::Renew {
                 at,
                 node,
@@ -473,6 +504,13 @@ impl<S: Store> World<'_, S> {
             line += &q.head.map_or("-".to_owned(), |h| self.label(h.id));
             if let Some(blocked) = q.blocked {
                 line += if blocked.held { ", held" } else { ", blocked" };
+            }
+            if let Some(paused) = q.paused {
+                line += &format!(
+                    ", paused by {} since {}",
+                    paused.by,
+                    self.offset(paused.since)
+                );
             }
             if let Some(lock) = q.lock {
                 line += &format!(

@@ -23,8 +23,8 @@ use sqlx::{Connection, Row, SqlSafeStr};
 
 use super::multi_row::{MAX_ROWS_LOG2, Repeated, bind_job, bind_queue, chunks, padded, repeat};
 use super::ops::{
-    AuditDeleteOld, AuditList, JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll,
-    QueueList, QueuePrune, SchemaMigrate,
+    AuditDeleteOld, AuditList, AuditRow, JobAct, JobDeleteDone, JobGet, JobInsert, JobList,
+    LockReleaseAll, QueueList, QueuePause, QueuePrune, SchemaMigrate,
 };
 use super::queue_rule::{
     ClaimSteps, Decision, Head, claim_walk, decide, plan_inserts, ready_at, sequenced,
@@ -76,10 +76,13 @@ super::queries!(
     queue_list,
     queue_lock_row,
     queue_next_wake,
+    queue_pause,
     queue_prune,
     queue_ready,
     queue_refresh,
+    queue_resume,
     queue_row,
+    queue_row_made,
     queue_set,
     queue_take,
     queue_try_lock,
@@ -92,6 +95,7 @@ super::queries!(
 const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
     2 => "0002_audit",
+    3 => "0003_pause",
 ];
 
 /// The MySQL / MariaDB store.
@@ -214,6 +218,28 @@ fn flag(row: &MySqlRow, column: &str) -> Result<bool> {
 }
 
 impl MySqlStore {
+    /// Writes an operator action's audit row, in the action's transaction.
+    async fn write_audit(
+        &self,
+        conn: &mut MySqlConnection,
+        audit: &AuditRow<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(self.q.audit_insert.clone())
+            .bind(audit.scope)
+            .bind(now)
+            .bind(audit.actor)
+            .bind(audit.action)
+            .bind(audit.queue)
+            .bind(audit.job_id)
+            .bind(audit.reason)
+            .bind(audit.params_before.as_deref())
+            .bind(audit.params_after.as_deref())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     /// Runs a retention delete (`sql`: scope, cutoff, limit) of rows of
     /// `scope` older than `older_than`; returns how many it deleted.
     async fn delete_older(
@@ -352,6 +378,7 @@ impl MySqlStore {
         let seen = QueueSeen {
             locked_until: opt_time(row.try_get("locked_until")?),
             blocked_since: opt_time(row.try_get("blocked_since")?),
+            paused: flag(&row, "paused")?,
         };
         let head = self.head(conn, scope, queue).await?;
         let refresh = Refresh {
@@ -698,6 +725,8 @@ impl Store for MySqlStore {
                     locked_by: opt_text(r, "locked_by")?,
                     locked_until: opt_time(r.try_get("locked_until")?),
                     running_job_id: r.try_get("running_job_id")?,
+                    paused_at: opt_time(r.try_get("paused_at")?),
+                    paused_by: opt_text(r, "paused_by")?,
                 }
                 .into_info(),
             );
@@ -763,23 +792,40 @@ impl Store for MySqlStore {
             JobAction::Cancel => before.clone(),
             _ => self.job_by_id(&mut tx, id).await?,
         };
-        let audit = op.audit(&before);
-        sqlx::query(q.audit_insert.clone())
-            .bind(audit.scope)
-            .bind(now)
-            .bind(audit.actor)
-            .bind(audit.action)
-            .bind(audit.queue)
-            .bind(audit.job_id)
-            .bind(audit.reason)
-            .bind(audit.params_before)
-            .bind(audit.params_after)
-            .execute(&mut *tx)
-            .await?;
+        self.write_audit(&mut tx, &op.audit(&before), now).await?;
         self.refresh(&mut tx, scope, &queue, now, false, false)
             .await?;
         tx.commit().await?;
         Ok(job)
+    }
+
+    async fn queue_pause(&self, op: QueuePause<'_>) -> Result<()> {
+        let q = &self.q;
+        let mut conn = self.pool.acquire().await?;
+        let now = self.now(&mut conn, op.now).await?;
+        let mut tx = conn.begin().await?;
+        let query = match op.pause {
+            true => {
+                sqlx::query(q.queue_row_made.clone())
+                    .bind(op.scope)
+                    .bind(op.queue)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(q.queue_pause.clone()).bind(now).bind(op.actor)
+            }
+            false => sqlx::query(q.queue_resume.clone()).bind(now).bind(now),
+        };
+        let done = query
+            .bind(op.scope)
+            .bind(op.queue)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(op.refusal());
+        }
+        self.write_audit(&mut tx, &op.audit(), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>> {

@@ -8,6 +8,8 @@ use super::*;
 pub(super) struct QueueSeen {
     pub(super) locked_until: Option<DateTime<Utc>>,
     pub(super) blocked_since: Option<DateTime<Utc>>,
+    /// An operator paused the queue: its lock is not handed on.
+    pub(super) paused: bool,
 }
 
 impl QueueSeen {
@@ -110,6 +112,7 @@ impl MySqlStore {
                 let seen = &locks[f.queue].seen;
                 let (head, others) = heads.remove(f.queue).unzip();
                 if let (Some(claim), Some(head), Some(false)) = (&hand_on, &head, others)
+                    && !seen.paused
                     && decide(Some(Head::of(head)), now) == Decision::Run
                 {
                     let until = plus(now, claim.lease(head));
@@ -201,6 +204,7 @@ impl MySqlStore {
                     seen: QueueSeen {
                         locked_until: opt_time(r.try_get("locked_until")?),
                         blocked_since: opt_time(r.try_get("blocked_since")?),
+                        paused: flag(r, "paused")?,
                     },
                 };
                 Ok((text(r, "queue")?, lock))

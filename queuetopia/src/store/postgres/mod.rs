@@ -14,8 +14,8 @@ use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::mru_connections::{Recent, Taken};
 use super::ops::{
-    AuditDeleteOld, AuditList, JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll,
-    QueueList, QueuePrune, SchemaMigrate,
+    AuditDeleteOld, AuditList, AuditRow, JobAct, JobDeleteDone, JobGet, JobInsert, JobList,
+    LockReleaseAll, QueueList, QueuePause, QueuePrune, SchemaMigrate,
 };
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
@@ -62,8 +62,10 @@ super::queries!(
     notify,
     queue_list,
     queue_lock_row,
+    queue_pause,
     queue_prune,
     queue_refresh,
+    queue_resume,
     schema_exists,
     schema_version,
 );
@@ -71,6 +73,7 @@ super::queries!(
 const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
     2 => "0002_audit",
+    3 => "0003_pause",
 ];
 
 /// The server-side functions (`sql/functions/`), applied after the
@@ -163,6 +166,43 @@ impl Session<'_> {
 }
 
 impl PgStore {
+    /// Writes an operator action's audit row, in the action's transaction.
+    async fn write_audit(
+        &self,
+        conn: &mut PgConnection,
+        audit: &AuditRow<'_>,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.sql
+            .query(|q| &q.audit_insert)
+            .bind(audit.scope)
+            .bind(now)
+            .bind(audit.actor)
+            .bind(audit.action)
+            .bind(audit.queue)
+            .bind(audit.job_id)
+            .bind(audit.reason)
+            .bind(audit.params_before.as_deref())
+            .bind(audit.params_after.as_deref())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Tells the other nodes, when the transaction commits, that a queue of
+    /// `scope` may be claimable (where notifications are on).
+    async fn notify_in(&self, conn: &mut PgConnection, scope: &str) -> Result<()> {
+        if let Some(channel) = self.channel().await? {
+            self.sql
+                .query(|q| &q.notify)
+                .bind(channel)
+                .bind(scope)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Runs a retention delete (`pick`: scope, clock, age in ms, limit) of
     /// rows of `scope` older than `older_than`; returns how many it deleted.
     async fn delete_older(
@@ -499,6 +539,8 @@ impl Store for PgStore {
                     locked_by: r.try_get("locked_by")?,
                     locked_until: r.try_get("locked_until")?,
                     running_job_id: r.try_get("running_job_id")?,
+                    paused_at: r.try_get("paused_at")?,
+                    paused_by: r.try_get("paused_by")?,
                 }
                 .into_info(),
             );
@@ -575,31 +617,34 @@ impl Store for PgStore {
             });
         };
         let job = job_from_row(&row)?;
-        let audit = op.audit(&before);
-        self.sql
-            .query(|q| &q.audit_insert)
-            .bind(audit.scope)
-            .bind(now)
-            .bind(audit.actor)
-            .bind(audit.action)
-            .bind(audit.queue)
-            .bind(audit.job_id)
-            .bind(audit.reason)
-            .bind(audit.params_before)
-            .bind(audit.params_after)
-            .execute(&mut *tx)
-            .await?;
+        self.write_audit(&mut tx, &op.audit(&before), now).await?;
         refresh(&self.sql, &mut tx, scope, &queue, now, false, false).await?;
-        if let Some(channel) = self.channel().await? {
-            self.sql
-                .query(|q| &q.notify)
-                .bind(channel)
-                .bind(scope)
-                .execute(&mut *tx)
-                .await?;
-        }
+        self.notify_in(&mut tx, scope).await?;
         tx.commit().await?;
         Ok(job)
+    }
+
+    async fn queue_pause(&self, op: QueuePause<'_>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let query = match op.pause {
+            true => self.sql.query(|q| &q.queue_pause),
+            false => self.sql.query(|q| &q.queue_resume),
+        };
+        let query = query.bind(op.scope).bind(op.queue).bind(op.now);
+        let query = match op.pause {
+            true => query.bind(op.actor),
+            false => query,
+        };
+        if query.execute(&mut *tx).await?.rows_affected() != 1 {
+            return Err(op.refusal());
+        }
+        self.write_audit(&mut tx, &op.audit(), op.now).await?;
+        if !op.pause {
+            // Other nodes may take the queue now.
+            self.notify_in(&mut tx, op.scope).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>> {

@@ -17,8 +17,8 @@ use sqlx::{Connection, Row};
 use super::mru_connections::Recent;
 use super::multi_row::{Repeated, bind_job, bind_queue, chunks, repeat};
 use super::ops::{
-    AuditDeleteOld, AuditList, JobAct, JobDeleteDone, JobGet, JobInsert, JobList, LockReleaseAll,
-    QueueList, QueuePrune, SchemaMigrate,
+    AuditDeleteOld, AuditList, AuditRow, JobAct, JobDeleteDone, JobGet, JobInsert, JobList,
+    LockReleaseAll, QueueList, QueuePause, QueuePrune, SchemaMigrate,
 };
 use super::queue_rule::{ClaimSteps, claim_walk, plan_inserts, sequenced};
 use super::{
@@ -55,9 +55,11 @@ super::queries!(
     migrations_table,
     queue_list,
     queue_next_wake,
+    queue_pause,
     queue_prune,
     queue_ready,
     queue_refresh,
+    queue_resume,
     queue_set,
     queue_upsert,
     schema_exists,
@@ -67,6 +69,7 @@ super::queries!(
 const MIGRATIONS: &[Migration] = super::migrations![
     1 => "0001_init",
     2 => "0002_audit",
+    3 => "0003_pause",
 ];
 
 /// Every write transaction takes the write lock at once, so that two writers
@@ -537,6 +540,8 @@ impl Store for SqliteStore {
                     locked_by: r.try_get("locked_by")?,
                     locked_until: opt_time(r.try_get("locked_until")?)?,
                     running_job_id: r.try_get("running_job_id")?,
+                    paused_at: opt_time(r.try_get("paused_at")?)?,
+                    paused_by: r.try_get("paused_by")?,
                 }
                 .into_info(),
             );
@@ -585,22 +590,35 @@ impl Store for SqliteStore {
             });
         };
         let updated = job_from_row(&row)?;
-        let audit = op.audit(&job);
-        sqlx::query(q.audit_insert.clone())
-            .bind(audit.scope)
-            .bind(micros(now))
-            .bind(audit.actor)
-            .bind(audit.action)
-            .bind(audit.queue)
-            .bind(audit.job_id)
-            .bind(audit.reason)
-            .bind(audit.params_before)
-            .bind(audit.params_after)
-            .execute(&mut *tx)
-            .await?;
+        write_audit(q, &mut tx, &op.audit(&job), now).await?;
         refresh(q, &mut tx, scope, &job.queue, now, false, false).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn queue_pause(&self, op: QueuePause<'_>) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with(BEGIN).await?;
+        let now = op.now.unwrap_or_else(Utc::now);
+        let sql = match op.pause {
+            true => self.q.queue_pause.clone(),
+            false => self.q.queue_resume.clone(),
+        };
+        let query = sqlx::query(sql)
+            .bind(op.scope)
+            .bind(op.queue)
+            .bind(micros(now));
+        let query = match op.pause {
+            true => query.bind(op.actor),
+            false => query,
+        };
+        let done = query.execute(&mut *tx).await?;
+        if done.rows_affected() != 1 {
+            return Err(op.refusal());
+        }
+        write_audit(&self.q, &mut tx, &op.audit(), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>> {
@@ -686,6 +704,28 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Writes an operator action's audit row, in the action's transaction.
+async fn write_audit(
+    q: &Queries,
+    conn: &mut SqliteConnection,
+    audit: &AuditRow<'_>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(q.audit_insert.clone())
+        .bind(audit.scope)
+        .bind(micros(now))
+        .bind(audit.actor)
+        .bind(audit.action)
+        .bind(audit.queue)
+        .bind(audit.job_id)
+        .bind(audit.reason)
+        .bind(audit.params_before.as_deref())
+        .bind(audit.params_after.as_deref())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn job_get_on(

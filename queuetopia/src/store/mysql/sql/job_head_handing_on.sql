@@ -9,6 +9,7 @@
         WHERE q.scope = ? AND q.queue <> ?
           AND q.ready_at <= ?
           AND (q.locked_until IS NULL OR q.locked_until <= ?)
+          AND q.paused_at IS NULL
     ) AS others
  FROM queuetopia_jobs h
  WHERE h.scope = ? AND h.queue = ?

@@ -4,7 +4,7 @@
 -- needs, and the database's clock. queue_try_lock.sql is the same for many
 -- queues at once, without waiting. Binds: scope, queue.
 SELECT queue, locked_by, running_job_id, lock_token, locked_until, blocked_since,
-       UTC_TIMESTAMP(6) AS now
+       paused_at IS NOT NULL AS paused, UTC_TIMESTAMP(6) AS now
 FROM queuetopia_queues
 WHERE scope = ? AND queue = ?
 FOR UPDATE

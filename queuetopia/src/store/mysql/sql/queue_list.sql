@@ -1,10 +1,12 @@
--- The queues of a scope: size, head, lock. Binds: now, now, scope.
+-- The queues of a scope: size, head, lock, pause. Binds: now, now, scope.
 SELECT
     q.queue,
     q.blocked_since,
     CASE WHEN q.locked_until > ? THEN q.locked_by END AS locked_by,
     CASE WHEN q.locked_until > ? THEN q.locked_until END AS locked_until,
     q.running_job_id,
+    q.paused_at,
+    q.paused_by,
     (SELECT COUNT(*) FROM queuetopia_jobs c
      WHERE c.scope = q.scope AND c.queue = q.queue
        AND c.done_at IS NULL AND c.given_up_at IS NULL) AS size,

@@ -6,7 +6,7 @@
 -- the queue's bind, one per queue (see `Repeated`). lock_check.sql is the
 -- same for one queue, waiting. Binds: scope, queues.
 SELECT queue, locked_by, running_job_id, lock_token, locked_until, blocked_since,
-       UTC_TIMESTAMP(6) AS now
+       paused_at IS NOT NULL AS paused, UTC_TIMESTAMP(6) AS now
 FROM queuetopia_queues
 WHERE scope = ? AND queue IN (?)
 FOR UPDATE SKIP LOCKED

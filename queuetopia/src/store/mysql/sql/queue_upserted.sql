@@ -8,7 +8,7 @@ SELECT
     queue,
     next_sequence,
     last_enqueued_at,
-    ready_at <= ? AND (locked_until IS NULL OR locked_until <= ?) AS ready,
+    ready_at <= ? AND (locked_until IS NULL OR locked_until <= ?) AND paused_at IS NULL AS ready,
     (@@innodb_autoinc_lock_mode < 2 AND @@auto_increment_increment = 1) AS consecutive_ids
 FROM queuetopia_queues
 WHERE scope = ? AND queue IN (?)

@@ -1,4 +1,5 @@
--- The queues of a scope with open jobs or a live lock: size, head, lock.
+-- The queues of a scope with open jobs, a live lock or a pause: size, head,
+-- lock, pause.
 -- $1 scope, $2 pinned clock or NULL.
 --
 -- Sizes come from one read of the scope's open jobs, not a count per queue:
@@ -18,6 +19,8 @@ SELECT
     CASE WHEN q.locked_until > COALESCE($2::timestamptz, now()) THEN q.locked_by END AS locked_by,
     CASE WHEN q.locked_until > COALESCE($2::timestamptz, now()) THEN q.locked_until END AS locked_until,
     q.running_job_id,
+    q.paused_at,
+    q.paused_by,
     COALESCE(s.size, 0) AS size,
     h.id AS head_id
 FROM queuetopia_queues q

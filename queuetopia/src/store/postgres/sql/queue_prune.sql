@@ -1,5 +1,5 @@
 -- Deletes up to $3 rows of queues that have nothing left: no open job, no
--- lock, nothing scheduled. A creation racing with this either commits first
+-- lock, nothing scheduled, no pause (which holds the queue's future jobs). A creation racing with this either commits first
 -- (its upsert sets ready_at, so the row no longer matches when this delete
 -- re-checks it) or comes after (and creates the row anew).
 -- $1 scope, $2 pinned clock or NULL.
@@ -22,9 +22,11 @@ WHERE scope = $1
     WHERE q.scope = $1
       AND q.ready_at IS NULL
       AND q.running_job_id IS NULL
+      AND q.paused_at IS NULL
       AND (q.locked_until IS NULL OR q.locked_until <= COALESCE($2::timestamptz, now()))
       AND head.open IS NULL
     LIMIT $3
   )
   AND ready_at IS NULL
   AND running_job_id IS NULL
+  AND paused_at IS NULL

@@ -7,8 +7,9 @@
 -- ?1 scope, ?2 queue, ?3 now, ?4 node; ?12 the next lock's token, ?13 the
 -- lease margin (ms), ?14 the longest lease (ms) or NULL.
 
--- The head's attempt, when it may run now (it has attempts left, its time
--- has come, no backoff holds it) and no other queue is waiting.
+-- The head's attempt, when it may run now (its queue is not paused, it has
+-- attempts left, its time has come, no backoff holds it) and no other queue
+-- is waiting.
 UPDATE queuetopia_jobs SET
     attempts = attempts + 1,
     attempted_at = ?3,
@@ -22,6 +23,10 @@ WHERE changes() = 1
         LIMIT 1
     )
   AND attempts < max_attempts
+  AND NOT EXISTS (
+        SELECT 1 FROM queuetopia_queues
+        WHERE scope = ?1 AND queue = ?2 AND paused_at IS NOT NULL
+    )
   AND scheduled_at <= ?3
   AND (next_attempt_at IS NULL OR next_attempt_at <= ?3)
   AND NOT EXISTS (
@@ -29,6 +34,7 @@ WHERE changes() = 1
         WHERE scope = ?1 AND queue <> ?2
           AND ready_at <= ?3
           AND (locked_until IS NULL OR locked_until <= ?3)
+          AND paused_at IS NULL
     )
 RETURNING *;
 

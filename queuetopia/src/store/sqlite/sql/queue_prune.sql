@@ -1,5 +1,6 @@
 -- Deletes up to ?3 rows of queues that have nothing left: no open job, no
--- lock, nothing scheduled. ?1 scope, ?2 now.
+-- lock, nothing scheduled, no pause (which holds the queue's future jobs).
+-- ?1 scope, ?2 now.
 DELETE FROM queuetopia_queues
 WHERE scope = ?1
   AND queue IN (
@@ -7,6 +8,7 @@ WHERE scope = ?1
     WHERE q.scope = ?1
       AND q.ready_at IS NULL
       AND q.running_job_id IS NULL
+      AND q.paused_at IS NULL
       AND (q.locked_until IS NULL OR q.locked_until <= ?2)
       AND NOT EXISTS (
           SELECT 1 FROM queuetopia_jobs j

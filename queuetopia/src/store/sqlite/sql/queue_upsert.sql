@@ -20,4 +20,4 @@ ON CONFLICT (scope, queue) DO UPDATE SET
     )
 RETURNING queue, next_sequence, last_enqueued_at,
     -- whether a scheduler may claim the queue now: if so, wake it
-    ready_at <= ? AND (locked_until IS NULL OR locked_until <= ?) AS ready
+    ready_at <= ? AND (locked_until IS NULL OR locked_until <= ?) AND paused_at IS NULL AS ready

@@ -60,6 +60,7 @@ BEGIN
         WHERE q.scope = p_scope
           AND q.ready_at <= v_now
           AND (q.locked_until IS NULL OR q.locked_until <= v_now)
+          AND q.paused_at IS NULL
         ORDER BY q.ready_at
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED
@@ -149,12 +150,13 @@ BEGIN
             SELECT 1 FROM queuetopia_queues q
             WHERE q.scope = p_scope AND q.ready_at <= v_now
               AND (q.locked_until IS NULL OR q.locked_until <= v_now)
+              AND q.paused_at IS NULL
         ) THEN
             wake_next := v_now + interval '20 milliseconds';
         ELSE
             SELECT min(q.ready_at) INTO wake_next
             FROM queuetopia_queues q
-            WHERE q.scope = p_scope AND q.ready_at > v_now;
+            WHERE q.scope = p_scope AND q.ready_at > v_now AND q.paused_at IS NULL;
         END IF;
     END IF;
     RETURN NEXT;

@@ -93,7 +93,8 @@ BEGIN
         RETURN;
     END IF;
     -- The queue keeps its lock for its next job when that job may run now
-    -- and no other queue of the scope is waiting for its turn: what the
+    -- (the queue is not paused, the job has attempts left, its time has
+    -- come) and no other queue of the scope is waiting for its turn: what the
     -- refresh and the claim below would decide, in two writes instead of
     -- four (a queue draining alone costs one commit and little else).
     -- The probe for waiting queues comes first: with many queues and few
@@ -103,6 +104,10 @@ BEGIN
         WHERE q.scope = p_scope AND q.queue <> p_queue
           AND q.ready_at <= v_now
           AND (q.locked_until IS NULL OR q.locked_until <= v_now)
+          AND q.paused_at IS NULL
+    ) AND NOT EXISTS (
+        SELECT 1 FROM queuetopia_queues q
+        WHERE q.scope = p_scope AND q.queue = p_queue AND q.paused_at IS NOT NULL
     ) THEN
         SELECT j.id, j.timeout_ms, j.error, j.attempts, j.max_attempts, j.scheduled_at,
                j.next_attempt_at

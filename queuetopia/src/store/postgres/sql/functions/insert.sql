@@ -89,7 +89,8 @@ BEGIN
         RETURNING queue, next_sequence, last_enqueued_at,
             -- whether a scheduler may claim the queue now
             ready_at <= COALESCE($11::timestamptz, now())
-                AND (locked_until IS NULL OR locked_until <= COALESCE($11::timestamptz, now())) AS ready
+                AND (locked_until IS NULL OR locked_until <= COALESCE($11::timestamptz, now()))
+                AND paused_at IS NULL AS ready
     ),
     inserted AS (
     INSERT INTO queuetopia_jobs (

@@ -50,6 +50,7 @@ BEGIN
         ready_at = GREATEST(LEAST(q.ready_at, EXCLUDED.ready_at), q.locked_until)
     RETURNING q.next_sequence, q.last_enqueued_at,
         q.ready_at <= v_now AND (q.locked_until IS NULL OR q.locked_until <= v_now)
+            AND q.paused_at IS NULL
     INTO v_sequence, v_enqueued, v_ready;
 
     wake := v_ready AND v_before IS NOT TRUE;

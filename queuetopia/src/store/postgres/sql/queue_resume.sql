@@ -1,0 +1,8 @@
+-- An operator resumes a paused queue: it may be ready now (the next claim
+-- finds out). Writes nothing when the queue is not paused.
+-- $1 scope, $2 queue, $3 pinned clock or NULL.
+UPDATE queuetopia_queues SET
+    paused_at = NULL,
+    paused_by = NULL,
+    ready_at = LEAST(COALESCE(ready_at, COALESCE($3::timestamptz, now())), COALESCE($3::timestamptz, now()))
+WHERE scope = $1 AND queue = $2 AND paused_at IS NOT NULL
