@@ -1,5 +1,5 @@
-//! Operators: retrying, skipping, cancelling and editing a job, and the
-//! audit each action leaves.
+//! Operators: retrying, skipping, cancelling and editing a job, pausing and
+//! resuming a queue, and the audit each action leaves.
 
 #[allow(clippy::wildcard_imports)]
 use crate::prelude::*;
@@ -290,6 +290,103 @@ async fn the_audit_pages_newest_first_and_keeps_its_retention(kind: Kind) {
     assert_eq!(q.delete_old_audit(Duration::ZERO).await.unwrap(), 2);
 }
 
+async fn a_paused_queue_finishes_its_attempt_and_starts_no_other_until_resumed(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("n1");
+    let q = node(&t.db, "s", &script).await;
+    let mut rx = q.subscribe();
+    let first = q
+        .create_job("a", "x", json!({"gate": "first"}), opts())
+        .await
+        .unwrap();
+    let second = q.create_job("a", "x", json!({}), opts()).await.unwrap();
+    wait_event(
+        &mut rx,
+        "the first job",
+        |e| matches!(e, Event::Started { job } if job.id == first.id),
+    )
+    .await;
+    let alice = q.operator(Operator::new("alice").reason("provider down"));
+    alice.pause_queue("a").await.unwrap();
+    script.open("first");
+    let done = wait_successes(&mut rx, 1).await;
+    assert_eq!(done[0].id, first.id);
+    // A claim after the pause (the probe's) leaves the paused queue alone.
+    probe(&q, &mut rx).await;
+    assert_eq!(q.get_job(second.id).await.unwrap().state, JobState::Pending);
+    assert_eq!(script.order("a"), vec![first.id]);
+    let queues = q.list_queues().await.unwrap();
+    let a = queues.iter().find(|i| i.queue == "a").unwrap();
+    let paused = a.paused.as_ref().expect("paused");
+    assert_eq!(paused.by, "alice");
+    assert!(a.lock.is_none(), "{a:?}");
+    alice.resume_queue("a").await.unwrap();
+    let done = wait_successes(&mut rx, 1).await;
+    assert_eq!(done[0].id, second.id);
+    let queues = q.list_queues().await.unwrap();
+    assert!(queues.iter().all(|i| i.paused.is_none()), "{queues:?}");
+    let audit = q.list_audit(&AuditFilter::default()).await.unwrap();
+    let seen: Vec<(&str, Option<&str>, Option<i64>)> = audit
+        .entries
+        .iter()
+        .map(|e| (e.action.as_str(), e.queue.as_deref(), e.job_id))
+        .collect();
+    assert_eq!(
+        seen,
+        [("resume", Some("a"), None), ("pause", Some("a"), None)]
+    );
+    assert!(
+        audit
+            .entries
+            .iter()
+            .all(|e| e.reason.as_deref() == Some("provider down"))
+    );
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+async fn a_pause_is_stored_and_holds_jobs_created_later_on_a_new_node(kind: Kind) {
+    let t = fresh(kind).await;
+    // Paused from a producer, before the queue has any job.
+    let ops = producer(&t.db, "s").await;
+    ops.pause_queue("a").await.unwrap();
+    for refused in [ops.pause_queue("a").await, ops.resume_queue("b").await] {
+        assert!(
+            matches!(refused, Err(Error::QueueState { .. })),
+            "{refused:?}"
+        );
+    }
+    for refused in [
+        ops.pause_queue("").await,
+        ops.operator(Operator::new("")).resume_queue("a").await,
+    ] {
+        assert!(
+            matches!(refused, Err(Error::Validation { .. })),
+            "{refused:?}"
+        );
+    }
+    // The cleaner keeps a paused queue's row, jobs or not.
+    assert_eq!(ops.prune_queues().await.unwrap(), 0);
+    let script = Script::new("n2");
+    let q = node(&t.db, "s", &script).await;
+    let mut rx = q.subscribe();
+    let held = q.create_job("a", "x", json!({}), opts()).await.unwrap();
+    probe(&q, &mut rx).await;
+    assert_eq!(q.get_job(held.id).await.unwrap().state, JobState::Pending);
+    // Another scope's queue of the same name is not paused.
+    let other = node(&t.db, "other", &Script::new("n3")).await;
+    let mut other_rx = other.subscribe();
+    other.create_job("a", "x", json!({}), opts()).await.unwrap();
+    wait_successes(&mut other_rx, 1).await;
+    ops.resume_queue("a").await.unwrap();
+    // The resume on the producer's handle wakes only its own (absent)
+    // scheduler: this node finds the queue at its next look.
+    q.wake();
+    let done = wait_successes(&mut rx, 1).await;
+    assert_eq!(done[0].id, held.id);
+    other.shutdown(Duration::from_secs(5)).await.unwrap();
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
 behaviour_tests!(
     an_operator_skip_lets_a_held_queue_move_on,
     a_head_retried_at_once_shows_its_queue_blocked_until_it_succeeds,
@@ -297,4 +394,6 @@ behaviour_tests!(
     refused_actions_change_nothing_and_leave_no_audit,
     an_edited_head_runs_again_with_its_new_params,
     the_audit_pages_newest_first_and_keeps_its_retention,
+    a_paused_queue_finishes_its_attempt_and_starts_no_other_until_resumed,
+    a_pause_is_stored_and_holds_jobs_created_later_on_a_new_node,
 );
