@@ -137,7 +137,10 @@ pub use event::{Event, SchedulerStats};
 pub use handle::{Builder, Queuetopia, TxConnection};
 pub use job::{ExhaustionPolicy, Job, JobOptions, JobState, NewJob};
 pub use list::{Blocked, JobEntry, JobFilter, JobPage, Paused, QueueInfo, QueueLock};
-pub use operator::{AuditEntry, AuditFilter, AuditPage, MAX_REASON_BYTES, Operations, Operator};
+pub use operator::{
+    AuditEntry, AuditFilter, AuditPage, BulkFilter, BulkOutcome, MAX_REASON_BYTES, Operations,
+    Operator,
+};
 pub use performer::{JobError, Performer};
 pub use retry::{Verdict, default_backoff};
 pub use tables::{DEFAULT_PREFIX, Tables};

@@ -25,6 +25,7 @@ use crate::job::{Job, JobState};
 pub struct JobFilter {
     pub(crate) id: Option<i64>,
     pub(crate) queue: Option<String>,
+    pub(crate) queue_prefix: Option<String>,
     pub(crate) action: Option<String>,
     pub(crate) state: Option<JobState>,
     pub(crate) search: Option<String>,
@@ -38,6 +39,7 @@ impl Default for JobFilter {
         JobFilter {
             id: None,
             queue: None,
+            queue_prefix: None,
             action: None,
             state: None,
             search: None,
@@ -58,6 +60,12 @@ impl JobFilter {
     /// Only jobs of this queue.
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = Some(queue.into());
+        self
+    }
+
+    /// Only jobs of queues whose name starts with this (byte for byte).
+    pub fn queue_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.queue_prefix = Some(prefix.into());
         self
     }
 
@@ -107,6 +115,7 @@ impl JobFilter {
         }
         for (field, text) in [
             ("queue", &self.queue),
+            ("queue_prefix", &self.queue_prefix),
             ("action", &self.action),
             ("search", &self.search),
         ] {

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use crate::defaults::{DEFAULT_PAGE, MAX_PAGE};
 use crate::error::{Error, Result};
 use crate::handle::Queuetopia;
-use crate::job::{Job, check_name, check_params};
+use crate::job::{Job, JobState, check_name, check_params};
+use crate::list::JobFilter;
 use crate::store::{AuditList, JobAct, JobAction, QueuePause, Store};
 
 impl Queuetopia {
@@ -230,6 +231,72 @@ impl Operations<'_> {
         self.pause(queue, false).await
     }
 
+    /// How many jobs a bulk action with `filter` would act on now (a dry
+    /// run: nothing changes). A job may still be refused when the action
+    /// comes (an attempt of it started in between).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for a filter without a criterion (unless
+    /// [`BulkFilter::all`]); [`Error::Backend`].
+    pub async fn count_jobs(&self, filter: &BulkFilter) -> Result<u64> {
+        let mut matching = Matching::new(self.q, filter)?;
+        let mut count = 0;
+        while let Some(ids) = matching.next_page().await? {
+            count += ids.len() as u64;
+        }
+        Ok(count)
+    }
+
+    /// Retries every job `filter` matches, oldest first, each as
+    /// [`Operations::retry_job`] does (one audit entry each); jobs whose
+    /// state refuses it by then are counted, not acted on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Operations::count_jobs`]; a database error stops the action
+    /// part-way (the jobs acted on so far stay so).
+    pub async fn retry_jobs(&self, filter: &BulkFilter) -> Result<BulkOutcome> {
+        self.bulk(filter, JobAction::Retry).await
+    }
+
+    /// Skips every job `filter` matches, as [`Operations::retry_jobs`] retries.
+    ///
+    /// # Errors
+    ///
+    /// As [`Operations::retry_jobs`].
+    pub async fn skip_jobs(&self, filter: &BulkFilter) -> Result<BulkOutcome> {
+        self.bulk(filter, JobAction::Skip).await
+    }
+
+    /// Cancels every job `filter` matches that never ran, as
+    /// [`Operations::retry_jobs`] retries.
+    ///
+    /// # Errors
+    ///
+    /// As [`Operations::retry_jobs`].
+    pub async fn cancel_jobs(&self, filter: &BulkFilter) -> Result<BulkOutcome> {
+        self.bulk(filter, JobAction::Cancel).await
+    }
+
+    async fn bulk(&self, filter: &BulkFilter, action: JobAction<'_>) -> Result<BulkOutcome> {
+        self.operator.check()?;
+        let mut matching = Matching::new(self.q, filter)?;
+        let mut outcome = BulkOutcome::default();
+        while let Some(ids) = matching.next_page().await? {
+            for id in ids {
+                outcome.matched += 1;
+                match self.act(id, action).await {
+                    Ok(_) => outcome.acted += 1,
+                    // Its state changed since it was listed, or it is gone.
+                    Err(Error::JobState { .. } | Error::JobNotFound(_)) => outcome.refused += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
     async fn pause(&self, queue: &str, pause: bool) -> Result<()> {
         self.operator.check()?;
         check_name("queue", queue)?;
@@ -363,6 +430,110 @@ pub struct AuditEntry {
     pub params_before: Option<Map<String, Value>>,
     /// The job's params after an edit.
     pub params_after: Option<Map<String, Value>>,
+}
+
+/// Which jobs a bulk action acts on: at least one criterion, or
+/// [`BulkFilter::all`] to say that every job of the scope is meant.
+///
+/// ```
+/// use queuetopia::{BulkFilter, JobState};
+///
+/// let stuck_mails = BulkFilter::default().queue_prefix("mail:").state(JobState::Held);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkFilter {
+    queue_prefix: Option<String>,
+    state: Option<JobState>,
+    action: Option<String>,
+    all: bool,
+}
+
+impl BulkFilter {
+    /// Only jobs of queues whose name starts with this (not empty).
+    pub fn queue_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.queue_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Only jobs in this state.
+    pub fn state(mut self, state: JobState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only jobs with this action.
+    pub fn action(mut self, action: impl Into<String>) -> Self {
+        self.action = Some(action.into());
+        self
+    }
+
+    /// Every job of the scope (what the other criteria still match): a
+    /// filter without criteria is refused unless this says it is meant.
+    pub fn all(mut self) -> Self {
+        self.all = true;
+        self
+    }
+
+    /// The listing that pages through the matching jobs, oldest first.
+    fn check(&self) -> Result<JobFilter> {
+        if self.queue_prefix.as_deref() == Some("") {
+            return Err(Error::validation("queue_prefix", "must not be empty"));
+        }
+        if self.queue_prefix.is_none() && self.state.is_none() && self.action.is_none() && !self.all
+        {
+            return Err(Error::validation(
+                "filter",
+                "a bulk action needs a queue prefix, a state or an action, or `all`",
+            ));
+        }
+        let mut page = JobFilter::default().oldest_first().limit(MAX_PAGE);
+        if let Some(prefix) = &self.queue_prefix {
+            page = page.queue_prefix(prefix.clone());
+        }
+        if let Some(state) = self.state {
+            page = page.state(state);
+        }
+        if let Some(action) = &self.action {
+            page = page.action(action.clone());
+        }
+        page.check()?;
+        Ok(page)
+    }
+}
+
+/// The jobs a [`BulkFilter`] matches, a page of ids at a time, oldest first.
+struct Matching<'q> {
+    q: &'q Queuetopia,
+    page: Option<JobFilter>,
+}
+
+impl<'q> Matching<'q> {
+    fn new(q: &'q Queuetopia, filter: &BulkFilter) -> Result<Self> {
+        Ok(Matching {
+            q,
+            page: Some(filter.check()?),
+        })
+    }
+
+    async fn next_page(&mut self) -> Result<Option<Vec<i64>>> {
+        let Some(page) = self.page.take() else {
+            return Ok(None);
+        };
+        let jobs = self.q.list_jobs(&page).await?;
+        self.page = jobs.next.map(|cursor| page.after(cursor));
+        Ok(Some(jobs.jobs.iter().map(|e| e.job.id).collect()))
+    }
+}
+
+/// What a bulk action did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BulkOutcome {
+    /// The jobs the filter matched when the action reached them.
+    pub matched: u64,
+    /// Those acted on (an audit entry each).
+    pub acted: u64,
+    /// Those whose state refused the action by then (or that were gone).
+    pub refused: u64,
 }
 
 /// A page of the audit.

@@ -28,8 +28,8 @@ mod prelude {
     pub(crate) use chrono::{DateTime, Utc};
     pub(crate) use queuetopia::testing::{JobMatch, assert_job_created, refute_job_created};
     pub(crate) use queuetopia::{
-        AuditFilter, Clock, Error, Event, ExhaustionPolicy, JobFilter, JobOptions, JobState,
-        NewJob, Operator, Queuetopia, Verdict,
+        AuditFilter, BulkFilter, Clock, Error, Event, ExhaustionPolicy, JobFilter, JobOptions,
+        JobState, NewJob, Operator, Queuetopia, Verdict,
     };
     pub(crate) use serde_json::json;
 

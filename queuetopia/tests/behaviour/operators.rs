@@ -387,6 +387,94 @@ async fn a_pause_is_stored_and_holds_jobs_created_later_on_a_new_node(kind: Kind
     q.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
+async fn bulk_actions_act_on_what_the_filter_matches_and_count_first(kind: Kind) {
+    let t = fresh(kind).await;
+    let q = producer(&t.db, "s").await;
+    let other = producer(&t.db, "other").await;
+    let new = |queue: &str, action: &str| NewJob::new(queue, action, json!({}), opts()).unwrap();
+    // A prefix is literal: `_` and `%` match themselves only.
+    let jobs = q
+        .create_jobs([
+            new("mail_%1", "send"),
+            new("mail_%2", "send"),
+            new("mailx", "send"),
+            new("sms:1", "text"),
+        ])
+        .await
+        .unwrap();
+    other
+        .create_job("mail_%1", "send", json!({}), opts())
+        .await
+        .unwrap();
+    let many: Vec<NewJob> = (0..1001)
+        .map(|i| new(&format!("bulk:{}", i % 3), "x"))
+        .collect();
+    q.create_jobs(many).await.unwrap();
+    let ops = q.operator(Operator::new("carol").reason("provider outage"));
+    let mail = BulkFilter::default().queue_prefix("mail_%");
+    assert_eq!(ops.count_jobs(&mail).await.unwrap(), 2);
+    let skipped = ops.skip_jobs(&mail).await.unwrap();
+    assert_eq!((skipped.matched, skipped.acted, skipped.refused), (2, 2, 0));
+    for job in &jobs[..2] {
+        assert_eq!(q.get_job(job.id).await.unwrap().state, JobState::GivenUp);
+    }
+    assert_eq!(
+        q.get_job(jobs[2].id).await.unwrap().state,
+        JobState::Pending
+    );
+    // Given up jobs cannot be cancelled: counted as refused.
+    let cancelled = ops
+        .cancel_jobs(&BulkFilter::default().action("send"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (cancelled.matched, cancelled.acted, cancelled.refused),
+        (3, 1, 2)
+    );
+    let given_up = BulkFilter::default().state(JobState::GivenUp);
+    let retried = ops.retry_jobs(&given_up).await.unwrap();
+    assert_eq!(retried.acted, 2);
+    assert_eq!(ops.count_jobs(&given_up).await.unwrap(), 0);
+    // More than a page.
+    let bulk = BulkFilter::default().queue_prefix("bulk:");
+    assert_eq!(ops.count_jobs(&bulk).await.unwrap(), 1001);
+    assert_eq!(ops.cancel_jobs(&bulk).await.unwrap().acted, 1001);
+    assert_eq!(
+        ops.count_jobs(&BulkFilter::default().all()).await.unwrap(),
+        3
+    );
+    for refused in [
+        ops.count_jobs(&BulkFilter::default()).await,
+        ops.skip_jobs(&BulkFilter::default()).await.map(|o| o.acted),
+        ops.count_jobs(&BulkFilter::default().queue_prefix(""))
+            .await,
+    ] {
+        assert!(
+            matches!(refused, Err(Error::Validation { .. })),
+            "{refused:?}"
+        );
+    }
+    // One audit entry per job acted on (2 + 1 + 2 + 1001); the other
+    // scope untouched.
+    let first = q
+        .list_audit(&AuditFilter::default().limit(1000))
+        .await
+        .unwrap();
+    let rest = q
+        .list_audit(
+            &AuditFilter::default()
+                .limit(1000)
+                .after(first.next.unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.entries.len() + rest.entries.len(), 1006);
+    assert_eq!(rest.next, None);
+    assert!(first.entries.iter().all(|e| e.actor == "carol"));
+    let others = other.list_jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!(others.jobs[0].state, JobState::Pending);
+}
+
 behaviour_tests!(
     an_operator_skip_lets_a_held_queue_move_on,
     a_head_retried_at_once_shows_its_queue_blocked_until_it_succeeds,
@@ -396,4 +484,5 @@ behaviour_tests!(
     the_audit_pages_newest_first_and_keeps_its_retention,
     a_paused_queue_finishes_its_attempt_and_starts_no_other_until_resumed,
     a_pause_is_stored_and_holds_jobs_created_later_on_a_new_node,
+    bulk_actions_act_on_what_the_filter_matches_and_count_first,
 );

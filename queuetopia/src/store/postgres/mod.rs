@@ -494,6 +494,7 @@ impl Store for PgStore {
             .bind(filter.after)
             .bind(filter.oldest_first)
             .bind(i64::from(filter.limit))
+            .bind(filter.queue_prefix.as_deref())
             .fetch_all(s.conn())
             .await?;
         s.done().await?;

@@ -501,6 +501,7 @@ impl Store for SqliteStore {
             .bind(filter.after)
             .bind(filter.oldest_first)
             .bind(i64::from(filter.limit))
+            .bind(filter.queue_prefix.as_deref())
             .fetch_all(&self.pool)
             .await?;
         rows.iter()

@@ -1,7 +1,7 @@
 -- A page of a scope's jobs. Every filter is optional (NULL: any); each is
 -- bound twice (MySQL's placeholders are positional). Binds: scope, id x2,
--- queue x2, action x2, LIKE pattern x4, cursor, oldest first, cursor x2,
--- state x2, oldest first, limit.
+-- queue x2, queue prefix x3, action x2, LIKE pattern x4, cursor, oldest
+-- first, cursor x2, state x2, oldest first, limit.
 SELECT * FROM (
     SELECT j.*, EXISTS (
         SELECT 1 FROM queuetopia_queues q
@@ -11,6 +11,7 @@ SELECT * FROM (
     WHERE j.scope = ?
       AND (? IS NULL OR j.id = ?)
       AND (? IS NULL OR j.queue = ?)
+      AND (? IS NULL OR LEFT(j.queue, LENGTH(?)) = ?)
       AND (? IS NULL OR j.action = ?)
       AND (? IS NULL OR LOWER(CONVERT(j.queue USING utf8mb4)) LIKE LOWER(?) ESCAPE '!'
            OR LOWER(CONVERT(j.action USING utf8mb4)) LIKE LOWER(?) ESCAPE '!'

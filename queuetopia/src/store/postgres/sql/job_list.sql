@@ -1,6 +1,6 @@
 -- A page of a scope's jobs. Every filter is optional (NULL: any).
 -- $1 scope, $2 id, $3 queue, $4 action, $5 state, $6 LIKE pattern,
--- $7 cursor (an id), $8 oldest first, $9 limit.
+-- $7 cursor (an id), $8 oldest first, $9 limit, $10 queue prefix.
 WITH listed AS (
     SELECT j.*, EXISTS (
         SELECT 1 FROM queuetopia_queues q
@@ -10,6 +10,7 @@ WITH listed AS (
     WHERE j.scope = $1
       AND ($2::bigint IS NULL OR j.id = $2)
       AND ($3::text IS NULL OR j.queue = $3)
+      AND ($10::text IS NULL OR starts_with(j.queue, $10))
       AND ($4::text IS NULL OR j.action = $4)
       AND ($6::text IS NULL OR j.queue ILIKE $6 OR j.action ILIKE $6 OR j.params::text ILIKE $6)
       AND ($7::bigint IS NULL OR (CASE WHEN $8 THEN j.id > $7 ELSE j.id < $7 END))
