@@ -124,6 +124,30 @@ impl JobState {
     }
 }
 
+impl std::str::FromStr for JobState {
+    type Err = Error;
+
+    /// A state by its name ([`JobState::as_str`]).
+    fn from_str(s: &str) -> Result<Self> {
+        [
+            JobState::Pending,
+            JobState::Running,
+            JobState::Retrying,
+            JobState::Held,
+            JobState::Done,
+            JobState::GivenUp,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+        .ok_or_else(|| {
+            Error::validation(
+                "state",
+                "must be pending, running, retrying, held, done or given_up",
+            )
+        })
+    }
+}
+
 /// What happens to a job that failed its last allowed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -135,6 +135,39 @@ impl TestDb {
         }
     }
 
+    /// The `queuetopia` command line's arguments that reach this database.
+    pub async fn cli_args(&self) -> Vec<String> {
+        match self.kind {
+            // The test's schema first in the search path, as the test's own
+            // pool has it.
+            Kind::Postgres => {
+                let url = postgres_url();
+                let join = if url.contains('?') { '&' } else { '?' };
+                let schema = self.schema.as_deref().unwrap();
+                vec![
+                    "--database-url".to_owned(),
+                    format!("{url}{join}options=-c%20search_path%3D{schema}"),
+                ]
+            }
+            Kind::MySql => {
+                let database: String = sqlx::query_scalar("SELECT DATABASE()")
+                    .fetch_one(self.db.mysql_pool().unwrap())
+                    .await
+                    .unwrap();
+                let url = mysql_url();
+                let (server, _) = url.rsplit_once('/').unwrap();
+                vec!["--database-url".to_owned(), format!("{server}/{database}")]
+            }
+            Kind::Sqlite => {
+                let file = self.file.as_ref().unwrap();
+                vec![
+                    "--database-url".to_owned(),
+                    format!("sqlite://{}", file.display()),
+                ]
+            }
+        }
+    }
+
     /// Runs a statement on the test database, behind the library's back.
     pub async fn execute(&self, sql: &'static str) {
         self.try_execute(sql).await.unwrap();
