@@ -303,6 +303,14 @@ impl Action {
             Action::Cancel => "cancel",
         }
     }
+
+    fn done(self) -> &'static str {
+        match self {
+            Action::Retry => "retried",
+            Action::Skip => "skipped",
+            Action::Cancel => "cancelled",
+        }
+    }
 }
 
 /// One job by id, or every job a filter matches (after a confirmation).
@@ -330,7 +338,7 @@ async fn act(
         };
         match json {
             true => output::json(&job),
-            false => println!("job {id}: {verb} done"),
+            false => println!("job {id} {}", action.done()),
         }
         return Ok(());
     }

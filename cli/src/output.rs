@@ -2,7 +2,7 @@
 //! for programs.
 
 use chrono::{DateTime, Utc};
-use queuetopia::{AuditPage, JobEntry, JobPage, QueueInfo};
+use queuetopia::{AuditPage, JobEntry, JobPage, JobState, QueueInfo};
 use serde::Serialize;
 
 use crate::args::QueueFilter;
@@ -62,6 +62,11 @@ pub(crate) fn select_queues(queues: Vec<QueueInfo>, f: &QueueFilter) -> Vec<Queu
     shown
 }
 
+/// A time to the second, in UTC.
+fn at(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
 /// Prints rows of cells as aligned columns.
 fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -113,9 +118,7 @@ pub(crate) fn queues(queues: &[QueueInfo]) {
                 head.map_or(String::new(), |h| {
                     format!("{}/{}", h.attempts, h.max_attempts)
                 }),
-                q.blocked
-                    .as_ref()
-                    .map_or(String::new(), |b| b.since.to_rfc3339()),
+                q.blocked.as_ref().map_or(String::new(), |b| at(b.since)),
                 q.lock.as_ref().map_or(String::new(), |l| l.node.clone()),
                 q.paused.as_ref().map_or(String::new(), |p| p.by.clone()),
                 head.and_then(|h| h.error.as_deref())
@@ -168,16 +171,21 @@ pub(crate) fn jobs(page: &JobPage) {
 
 pub(crate) fn job(entry: &JobEntry) {
     let j = &entry.job;
-    let time = |t: Option<DateTime<Utc>>| t.map_or("-".to_owned(), |t| t.to_rfc3339());
+    let time = |t: Option<DateTime<Utc>>| t.map_or("-".to_owned(), at);
     println!("id            {}", j.id);
     println!("queue         {}", j.queue);
     println!("action        {}", j.action);
     println!("state         {}", entry.state.as_str());
     println!("attempts      {}/{}", j.attempts, j.max_attempts);
-    println!("scheduled at  {}", j.scheduled_at.to_rfc3339());
+    println!("scheduled at  {}", at(j.scheduled_at));
     println!("attempted at  {}", time(j.attempted_at));
     println!("attempted by  {}", j.attempted_by.as_deref().unwrap_or("-"));
-    println!("next attempt  {}", time(j.next_attempt_at));
+    // A held or running job's backoff is not when it runs next.
+    let next = match entry.state {
+        JobState::Retrying => j.next_attempt_at,
+        _ => None,
+    };
+    println!("next attempt  {}", time(next));
     println!("done at       {}", time(j.done_at));
     println!("given up at   {}", time(j.given_up_at));
     println!("error         {}", j.error.as_deref().unwrap_or("-"));
@@ -194,7 +202,7 @@ pub(crate) fn audit(page: &AuditPage) {
         .map(|e| {
             vec![
                 e.id.to_string(),
-                e.at.to_rfc3339(),
+                at(e.at),
                 e.actor.clone(),
                 e.action.clone(),
                 e.queue.clone().unwrap_or_default(),
