@@ -138,17 +138,14 @@ impl TestDb {
     /// The `queuetopia` command line's arguments that reach this database.
     pub async fn cli_args(&self) -> Vec<String> {
         match self.kind {
-            // The test's schema first in the search path, as the test's own
-            // pool has it.
-            Kind::Postgres => {
-                let url = postgres_url();
-                let join = if url.contains('?') { '&' } else { '?' };
-                let schema = self.schema.as_deref().unwrap();
-                vec![
-                    "--database-url".to_owned(),
-                    format!("{url}{join}options=-c%20search_path%3D{schema}"),
-                ]
-            }
+            // The test's tables by their schema: another placement of the
+            // tables its own pool finds through the search path.
+            Kind::Postgres => vec![
+                "--database-url".to_owned(),
+                postgres_url(),
+                "--schema".to_owned(),
+                self.schema.clone().unwrap(),
+            ],
             Kind::MySql => {
                 let database: String = sqlx::query_scalar("SELECT DATABASE()")
                     .fetch_one(self.db.mysql_pool().unwrap())

@@ -6,6 +6,13 @@
 CREATE OR REPLACE FUNCTION queuetopia_check_job()
 RETURNS trigger
 LANGUAGE plpgsql
+-- queuetopia_job_ok is named as the placement names it: without a schema
+-- when the tables are found through the search path. The path the
+-- migration ran with is kept, so that a session reaching the same tables
+-- by their schema (Tables::schema), with another path, still finds it.
+-- The trigger runs once per insert statement and on updates of the checked
+-- columns only (not on claims and results), so the switch costs little.
+SET search_path FROM CURRENT
 AS $fn$
 DECLARE
     v_bad bigint;

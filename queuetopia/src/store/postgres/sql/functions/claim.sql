@@ -36,6 +36,9 @@ SET enable_seqscan = off
 -- The ready queues are read in order of the ready-queues index, up to the
 -- limit: never all of them into a bitmap, then sorted.
 SET enable_bitmapscan = off
+-- The tables the migration's search path found, whatever the caller's
+-- (see check_job.sql).
+SET search_path FROM CURRENT
 AS $fn$
 #variable_conflict use_column
 DECLARE

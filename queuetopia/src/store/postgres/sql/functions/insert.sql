@@ -36,6 +36,9 @@ LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 SET enable_bitmapscan = off
+-- The tables the migration's search path found, whatever the caller's
+-- (see check_job.sql).
+SET search_path FROM CURRENT
 AS $fn$
 #variable_conflict use_column
 BEGIN
