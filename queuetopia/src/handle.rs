@@ -126,6 +126,7 @@ impl Queuetopia {
                 notify: self.shared.config.listen,
             })
             .await?;
+        crate::metrics::created(&self.shared.scope, &stored.jobs);
         if stored.wake {
             self.wake();
         }
@@ -173,14 +174,19 @@ impl Queuetopia {
         conn: &mut C,
         jobs: Vec<NewJob>,
     ) -> Result<Vec<Job>> {
-        conn.insert_jobs(
-            &self.shared.db,
-            &self.shared.scope,
-            &jobs,
-            self.shared.clock.now(),
-            self.shared.config.listen,
-        )
-        .await
+        let created = conn
+            .insert_jobs(
+                &self.shared.db,
+                &self.shared.scope,
+                &jobs,
+                self.shared.clock.now(),
+                self.shared.config.listen,
+            )
+            .await?;
+        // Counted when written: a caller's transaction that rolls back
+        // still counted them.
+        crate::metrics::created(&self.shared.scope, &created);
+        Ok(created)
     }
 
     /// One job of this scope, with its state.

@@ -113,6 +113,7 @@ mod event;
 mod handle;
 mod job;
 mod list;
+mod metrics;
 mod operator;
 mod performer;
 mod retry;

@@ -315,6 +315,7 @@ impl Operations<'_> {
                 now: shared.clock.now(),
             })
             .await?;
+        crate::metrics::operator_action(scope, if pause { "pause" } else { "resume" });
         match pause {
             true => tracing::info!(%scope, queue, actor, "queue paused"),
             false => {
@@ -343,6 +344,7 @@ impl Operations<'_> {
             })
             .await?;
         tracing::info!(%scope, job_id = id, action = action.name(), actor, "operator action");
+        crate::metrics::operator_action(scope, action.name());
         // The queue may be ready now (a retry, a skip or a cancel of its head).
         self.q.wake();
         Ok(job)

@@ -16,6 +16,7 @@ use super::result_writer::{Next, Reply, Report, Writer};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::job::Job;
+use crate::metrics::{self, Ending};
 use crate::performer::{AfterFailure, DynPerformer, JobError};
 use crate::retry::{self, Verdict};
 use crate::store::{self, Claimed, LockRenewal, Store};
@@ -75,6 +76,7 @@ pub(super) async fn attempt(
                 Ended::Abandoned
             } else {
                 tracing::debug!("perform");
+                metrics::started(&job);
                 shared.emit(Event::Started { job: job.clone() });
                 perform(
                     &shared,
@@ -213,6 +215,12 @@ async fn record(
     token: i64,
     ended: Ended,
 ) -> Next {
+    let ending = match ended {
+        Ended::TimedOut => Ending::TimedOut,
+        Ended::Abandoned => Ending::Abandoned,
+        Ended::Interrupted => Ending::Interrupted,
+        _ => Ending::Failed,
+    };
     // The failure's message, whether it timed out, and what the performer
     // asked for: a delay, or to give the job up.
     let (error, timeout, asked) = match ended {
@@ -221,6 +229,7 @@ async fn record(
             match stored {
                 Ok(done) => {
                     tracing::info!("job succeeded");
+                    metrics::ended(&done, Ending::Succeeded, None);
                     shared.emit(Event::Succeeded { job: done });
                 }
                 Err(e) => refused_or_lost(shared, job, e),
@@ -241,6 +250,7 @@ async fn record(
         ),
         Ended::LeaseLost => {
             // Another node may own the queue now: write nothing.
+            metrics::refused(&shared.scope);
             shared.emit(Event::ResultRefused {
                 job_id: job.id,
                 attempt: job.attempts,
@@ -276,6 +286,7 @@ async fn record(
     match stored {
         Ok(stored) => {
             tracing::warn!(error = %error, ?verdict, ?backoff, timeout, "job failed");
+            metrics::ended(&stored, ending, Some(verdict));
             shared.emit(Event::Failed {
                 job: stored.clone(),
                 verdict,
@@ -322,6 +333,7 @@ fn refused_or_lost(shared: &Shared, job: &Job, e: Error) {
     match e {
         Error::LeaseLost { job_id, attempt } => {
             tracing::warn!("result refused: this node lost the queue's lock");
+            metrics::refused(&shared.scope);
             shared.emit(Event::ResultRefused { job_id, attempt });
         }
         e => tracing::error!(

@@ -13,6 +13,7 @@ mod cleanup;
 mod creation;
 mod leases;
 mod listing;
+mod metrics;
 mod operators;
 mod order_and_blocking;
 mod retries;
