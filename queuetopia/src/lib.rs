@@ -116,6 +116,8 @@ mod list;
 mod metrics;
 mod operator;
 mod performer;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 mod retry;
 mod scheduler;
 // The storage seam: private to the library, but for its own store
