@@ -6,7 +6,7 @@
 //! The README lists them all.
 
 use chrono::{DateTime, Utc};
-use metrics::{counter, histogram};
+use metrics::{counter, gauge, histogram};
 
 use crate::job::Job;
 use crate::retry::Verdict;
@@ -81,6 +81,12 @@ pub(crate) fn ended(job: &Job, ending: Ending, verdict: Option<Verdict>) {
         Some(Verdict::Hold) => counter!("queuetopia_jobs_held_total", &labels).increment(1),
         _ => {}
     }
+}
+
+/// Attempts running on this process's nodes, by scope: one more (`1.0`) or
+/// one fewer (`-1.0`).
+pub(crate) fn running(scope: &str, change: f64) {
+    gauge!("queuetopia_running_attempts", "scope" => scope.to_owned()).increment(change);
 }
 
 /// A result refused because the node lost the queue's lock.

@@ -63,7 +63,12 @@ async fn a_scripted_run_is_scraped_with_its_counts(kind: Kind) {
             &[("le", "3600")]
         ) >= 3.0
     );
+    // Every slot freed: the gauge is back to zero once the last attempt's
+    // task has ended (the shutdown waits for them).
     q.shutdown(Duration::from_secs(5)).await.unwrap();
+    let text = metrics.render();
+    let running = sample(&text, "queuetopia_running_attempts", &[("scope", "p")]);
+    assert_eq!(running, Some(0.0), "{text}");
 }
 
 behaviour_tests!(a_scripted_run_is_scraped_with_its_counts);

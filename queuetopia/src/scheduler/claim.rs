@@ -66,6 +66,7 @@ pub(super) async fn round(
         }
         for claimed in batch.claimed {
             shared.running.fetch_add(1, Ordering::AcqRel);
+            crate::metrics::running(&shared.scope, 1.0);
             attempts.spawn(run::attempt(
                 shared.clone(),
                 performer.clone(),

@@ -40,6 +40,7 @@ struct Slot(Arc<Shared>);
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.running.fetch_sub(1, Ordering::AcqRel);
+        metrics::running(&self.0.scope, -1.0);
         self.0.wake.notify_one();
     }
 }
