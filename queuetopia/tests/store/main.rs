@@ -5,7 +5,7 @@
 //! backend's own SQL (PostgreSQL's functions, SQLite's hand-on statement),
 //! a copy that drifts fails here, by case and backend.
 //!
-//! `transitions` is the table (see `table` for its language); `batch`
+//! `transitions/` is the table, by area (see `table` for its language); `batch`
 //! checks batches of results; `mysql_only` checks MySQL's own statements.
 
 #[macro_use]
