@@ -353,7 +353,46 @@ async fn tracing_names_each_step_with_its_fields(kind: Kind) {
     );
 }
 
+/// A claim that finds a ready queue's row held by another transaction (as
+/// the cleaner's or a creation's may be; here the test's) skips it; the
+/// queue still runs once its row is free, without another wake-up.
+async fn a_queue_skipped_while_its_row_was_held_runs_without_a_new_wake(kind: Kind) {
+    let t = fresh(kind).await;
+    let script = Script::new("n1");
+    let q = node(&t.db, "s", &script).await;
+    let mut rx = q.subscribe();
+    // Created through another handle: nothing wakes this node's scheduler
+    // (but PostgreSQL's notification, which may run it at once: fine).
+    let other = producer(&t.db, "s").await;
+    let job = other.create_job("a", "x", json!({}), opts()).await.unwrap();
+    let before = q.stats().claims;
+    in_tx!(t, tx => {
+        // A write that changes nothing holds the row (SQLite: its write lock).
+        sqlx::query(
+            "UPDATE queuetopia_queues SET next_sequence = next_sequence \
+             WHERE scope = 's' AND queue = 'a'",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        q.wake();
+        // A claim made while the row is held (SQLite's waits for the lock
+        // instead, and runs once it is free).
+        if kind != Kind::Sqlite {
+            eventually("a claim while the row is held", || async {
+                q.stats().claims > before
+            })
+            .await;
+        }
+        tx.rollback().await.unwrap();
+    });
+    let done = wait_successes(&mut rx, 1).await;
+    assert_eq!(done[0].id, job.id);
+    q.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
 behaviour_tests!(
+    a_queue_skipped_while_its_row_was_held_runs_without_a_new_wake,
     a_new_job_runs_at_once_not_at_the_next_poll,
     a_burst_of_creations_into_a_busy_queue_makes_few_claims,
     a_job_created_on_another_node_starts_at_once,

@@ -338,15 +338,19 @@ impl MySqlStore {
         };
         let claimed = claim_walk(&mut steps, claim, now, ready).await?;
         let next_wake = if examined < claim.limit {
-            let next: Option<NaiveDateTime> = sqlx::query_scalar(q.queue_next_wake.clone())
+            let row = sqlx::query(q.queue_next_wake.clone())
+                .bind(claim.scope)
+                .bind(now)
+                .bind(now)
                 .bind(claim.scope)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-            Some(NextWake {
-                now,
-                next: opt_time(next),
-            })
+            let next = match flag(&row, "skipped")? {
+                true => Some(now + chrono::Duration::milliseconds(20)),
+                false => opt_time(row.try_get("next")?),
+            };
+            Some(NextWake { now, next })
         } else {
             None
         };
