@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::node::Shared;
 use crate::error::Result;
-use crate::store::{AuditDeleteOld, JobDeleteDone, QueuePrune, Store, random_token};
+use crate::store::{DeleteOlder, QueuePrune, Store, random_token};
 
 /// Rows deleted per statement, so that no transaction grows large.
 const BATCH: u32 = 1000;
@@ -51,15 +51,7 @@ pub(crate) async fn delete_done(
     retention: Duration,
     now: Option<DateTime<Utc>>,
 ) -> Result<u64> {
-    drain(|| {
-        store.job_delete_done(JobDeleteDone {
-            scope,
-            older_than: retention,
-            limit: BATCH,
-            now,
-        })
-    })
-    .await
+    drain(|| store.job_delete_done(batch(scope, retention, now))).await
 }
 
 /// Deletes the scope's audit entries older than `retention`, in batches.
@@ -69,15 +61,17 @@ pub(crate) async fn delete_audit(
     retention: Duration,
     now: Option<DateTime<Utc>>,
 ) -> Result<u64> {
-    drain(|| {
-        store.audit_delete_old(AuditDeleteOld {
-            scope,
-            older_than: retention,
-            limit: BATCH,
-            now,
-        })
-    })
-    .await
+    drain(|| store.audit_delete_old(batch(scope, retention, now))).await
+}
+
+/// One batch of a retention delete.
+fn batch(scope: &str, older_than: Duration, now: Option<DateTime<Utc>>) -> DeleteOlder<'_> {
+    DeleteOlder {
+        scope,
+        older_than,
+        limit: BATCH,
+        now,
+    }
 }
 
 /// Deletes the rows of the scope's queues that have nothing left.

@@ -94,11 +94,11 @@ impl Store for StoreKind {
         each!(self, s => s.audit_list(op).await)
     }
 
-    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64> {
+    async fn audit_delete_old(&self, op: DeleteOlder<'_>) -> Result<u64> {
         each!(self, s => s.audit_delete_old(op).await)
     }
 
-    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
+    async fn job_delete_done(&self, op: DeleteOlder<'_>) -> Result<u64> {
         each!(self, s => s.job_delete_done(op).await)
     }
 

@@ -118,10 +118,10 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_list(&self, op: AuditList<'_>) -> Result<Vec<AuditEntry>>;
 
     /// Deletes old audit entries; returns how many.
-    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64>;
+    async fn audit_delete_old(&self, op: DeleteOlder<'_>) -> Result<u64>;
 
     /// Deletes old done jobs; returns how many.
-    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64>;
+    async fn job_delete_done(&self, op: DeleteOlder<'_>) -> Result<u64>;
 
     /// Extends the lease of a running attempt to `now + lease`; false when
     /// the lock is no longer this attempt's (another node took the queue).

@@ -155,18 +155,10 @@ pub struct AuditList<'a> {
     pub filter: &'a AuditFilter,
 }
 
-/// A deletion of up to `limit` audit entries of `scope` older than `older_than`.
+/// A retention delete: up to `limit` rows of `scope` older than
+/// `older_than` (done jobs, or audit entries).
 #[derive(Debug, Clone, Copy)]
-pub struct AuditDeleteOld<'a> {
-    pub scope: &'a str,
-    pub older_than: Duration,
-    pub limit: u32,
-    pub now: Option<DateTime<Utc>>,
-}
-
-/// A deletion of up to `limit` done jobs of `scope` older than `older_than`.
-#[derive(Debug, Clone, Copy)]
-pub struct JobDeleteDone<'a> {
+pub struct DeleteOlder<'a> {
     pub scope: &'a str,
     pub older_than: Duration,
     pub limit: u32,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use queuetopia::store::{
-    Claimed, FinishBatch, JobAct, JobAction, JobDeleteDone, JobFinish, JobGet, JobInsert,
+    Claimed, DeleteOlder, FinishBatch, JobAct, JobAction, JobFinish, JobGet, JobInsert,
     LockReleaseAll, LockRenewal, NextClaim, Outcome, QueueClaim, QueueList, QueuePause, QueuePrune,
     Store, Written,
 };
@@ -435,7 +435,7 @@ impl<S: Store> World<'_, S> {
                 let now = self.at(at);
                 let done = self
                     .store
-                    .job_delete_done(JobDeleteDone {
+                    .job_delete_done(DeleteOlder {
                         scope: SCOPE,
                         older_than: Duration::from_secs(older_than),
                         limit: 100,

@@ -23,8 +23,8 @@ use sqlx::{Connection, Row, SqlSafeStr};
 
 use super::multi_row::{MAX_ROWS_LOG2, Repeated, bind_job, bind_queue, chunks, padded, repeat};
 use super::ops::{
-    AuditDeleteOld, AuditList, AuditRow, JobAct, JobDeleteDone, JobGet, JobInsert, JobList,
-    LockReleaseAll, QueueList, QueuePause, QueuePrune, SchemaMigrate,
+    AuditList, AuditRow, DeleteOlder, JobAct, JobGet, JobInsert, JobList, LockReleaseAll,
+    QueueList, QueuePause, QueuePrune, SchemaMigrate,
 };
 use super::queue_rule::{
     ClaimSteps, Decision, Head, claim_walk, decide, plan_inserts, ready_at, sequenced,
@@ -221,14 +221,13 @@ fn flag(row: &MySqlRow, column: &str) -> Result<bool> {
 impl MySqlStore {
     /// Runs a retention delete (`sql`: scope, cutoff, limit) of rows of
     /// `scope` older than `older_than`; returns how many it deleted.
-    async fn delete_older(
-        &self,
-        sql: sqlx::SqlStr,
-        scope: &str,
-        older_than: Duration,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<u64> {
+    async fn delete_older(&self, sql: sqlx::SqlStr, op: DeleteOlder<'_>) -> Result<u64> {
+        let DeleteOlder {
+            scope,
+            older_than,
+            limit,
+            now,
+        } = op;
         let mut conn = self.pool.acquire().await?;
         let now = self.now(&mut conn, now).await?;
         let cutoff = now - chrono::Duration::milliseconds(millis(older_than));
@@ -729,16 +728,14 @@ impl Store for MySqlStore {
         self.read_audit(op).await
     }
 
-    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64> {
+    async fn audit_delete_old(&self, op: DeleteOlder<'_>) -> Result<u64> {
         let sql = self.q.audit_delete_old.clone();
-        self.delete_older(sql, op.scope, op.older_than, op.limit, op.now)
-            .await
+        self.delete_older(sql, op).await
     }
 
-    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
+    async fn job_delete_done(&self, op: DeleteOlder<'_>) -> Result<u64> {
         let sql = self.q.job_delete_done.clone();
-        self.delete_older(sql, op.scope, op.older_than, op.limit, op.now)
-            .await
+        self.delete_older(sql, op).await
     }
 
     async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {

@@ -14,8 +14,8 @@ use sqlx::{Executor, Postgres, Row, SqlStr, Transaction};
 
 use super::mru_connections::{Recent, Taken};
 use super::ops::{
-    AuditDeleteOld, AuditList, AuditRow, JobAct, JobDeleteDone, JobGet, JobInsert, JobList,
-    LockReleaseAll, QueueList, QueuePause, QueuePrune, SchemaMigrate,
+    AuditList, AuditRow, DeleteOlder, JobAct, JobGet, JobInsert, JobList, LockReleaseAll,
+    QueueList, QueuePause, QueuePrune, SchemaMigrate,
 };
 use super::{
     ClaimBatch, Claimed, FinishBatch, Finished, Inserted, JobAction, JobFinish, LockRenewal,
@@ -186,11 +186,14 @@ impl PgStore {
     async fn delete_older(
         &self,
         pick: impl FnOnce(&Queries) -> &SqlStr,
-        scope: &str,
-        older_than: Duration,
-        limit: u32,
-        now: Option<DateTime<Utc>>,
+        op: DeleteOlder<'_>,
     ) -> Result<u64> {
+        let DeleteOlder {
+            scope,
+            older_than,
+            limit,
+            now,
+        } = op;
         let mut s = self.session().await?;
         let done = self
             .sql
@@ -539,26 +542,12 @@ impl Store for PgStore {
         self.read_audit(op).await
     }
 
-    async fn audit_delete_old(&self, op: AuditDeleteOld<'_>) -> Result<u64> {
-        self.delete_older(
-            |q| &q.audit_delete_old,
-            op.scope,
-            op.older_than,
-            op.limit,
-            op.now,
-        )
-        .await
+    async fn audit_delete_old(&self, op: DeleteOlder<'_>) -> Result<u64> {
+        self.delete_older(|q| &q.audit_delete_old, op).await
     }
 
-    async fn job_delete_done(&self, op: JobDeleteDone<'_>) -> Result<u64> {
-        self.delete_older(
-            |q| &q.job_delete_done,
-            op.scope,
-            op.older_than,
-            op.limit,
-            op.now,
-        )
-        .await
+    async fn job_delete_done(&self, op: DeleteOlder<'_>) -> Result<u64> {
+        self.delete_older(|q| &q.job_delete_done, op).await
     }
 
     async fn queue_prune(&self, op: QueuePrune<'_>) -> Result<u64> {

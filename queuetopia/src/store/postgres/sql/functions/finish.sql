@@ -34,6 +34,8 @@ AS $fn$
 DECLARE
     v_now timestamptz := COALESCE(p_now, now());
     v_head record;
+    -- An operator paused the queue: its lock is not handed on.
+    v_paused boolean;
 BEGIN
     -- Each statement below must see what was committed before it began.
     IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -42,7 +44,7 @@ BEGIN
     END IF;
     -- The queue's row, locked, and still under this attempt's lock.
     IF p_wait THEN
-        PERFORM 1
+        SELECT q.paused_at IS NOT NULL INTO v_paused
         FROM queuetopia_queues q
         WHERE q.scope = p_scope AND q.queue = p_queue
           AND q.locked_by = p_node AND q.running_job_id = p_job_id AND q.lock_token = p_token
@@ -51,7 +53,7 @@ BEGIN
             RETURN;
         END IF;
     ELSE
-        PERFORM 1
+        SELECT q.paused_at IS NOT NULL INTO v_paused
         FROM queuetopia_queues q
         WHERE q.scope = p_scope AND q.queue = p_queue
           AND q.locked_by = p_node AND q.running_job_id = p_job_id AND q.lock_token = p_token
@@ -102,15 +104,12 @@ BEGIN
     -- four (a queue draining alone costs one commit and little else).
     -- The probe for waiting queues comes first: with many queues and few
     -- slots it fails, and the head lookup is left to the refresh alone.
-    IF p_next_limit > 0 AND NOT p_keep_lock AND NOT EXISTS (
+    IF p_next_limit > 0 AND NOT p_keep_lock AND NOT v_paused AND NOT EXISTS (
         SELECT 1 FROM queuetopia_queues q
         WHERE q.scope = p_scope AND q.queue <> p_queue
           AND q.ready_at <= v_now
           AND (q.locked_until IS NULL OR q.locked_until <= v_now)
           AND q.paused_at IS NULL
-    ) AND NOT EXISTS (
-        SELECT 1 FROM queuetopia_queues q
-        WHERE q.scope = p_scope AND q.queue = p_queue AND q.paused_at IS NOT NULL
     ) THEN
         SELECT j.id, j.timeout_ms, j.error, j.attempts, j.max_attempts, j.scheduled_at,
                j.next_attempt_at
